@@ -154,8 +154,12 @@ def parse_xml(
     *,
     source: str | None = None,
     limits: XmlLimits | None = None,
+    base_url: str | None = None,
 ) -> etree._Element:
     """Parse bytes or a file path into an lxml element under the gateway's XML policy.
+
+    ``base_url`` is only for trusted local files that include others (our own XSDs); network
+    access stays off regardless.
 
     Raises :class:`XmlSecurityError`, :class:`XmlLimitError` or :class:`XmlSyntaxError`, each
     naming ``source`` (or the path) and the line where the problem was found.
@@ -166,7 +170,7 @@ def parse_xml(
     if not raw.strip():
         raise XmlSyntaxError("not an XML document (input is empty)", location=Location(name))
     try:
-        root = etree.fromstring(raw, make_parser(lim), base_url=None)
+        root = etree.fromstring(raw, make_parser(lim), base_url=base_url)
     except etree.XMLSyntaxError as exc:
         raise translate_syntax_error(exc, name) from exc
     if root is None:  # pragma: no cover - lxml raises instead, kept for type narrowing

@@ -1,0 +1,160 @@
+"""Split an edXML stream into a small XML skeleton and its base64 attachment payloads.
+
+A package can carry hundreds of megabytes of base64 inside ``ContentTransferEncoded``. Building
+an lxml tree with that text would hold it all in memory, so this module scans the raw bytes,
+hands the text of every ``ContentTransferEncoded`` element to an incremental base64 decoder that
+writes into a spooled temporary file, and keeps everything else (the skeleton, a few KB) for the
+hardened tree parser. Newlines inside removed text are kept so the skeleton's line numbers are
+the file's line numbers. Anything the scanner does not recognise (CDATA, entities) is left in
+the skeleton and decoded from the tree later, so the scanner never decides what is valid XML.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import tempfile
+from dataclasses import dataclass, field
+from typing import IO
+
+from gateway.errors import Location, XmlLimitError, XmlSyntaxError
+
+_CHUNK = 1 << 20
+_SPOOL = 4 << 20
+_START = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?ContentTransferEncoded(?:\s[^<>]*)?>")
+_TAIL = 256  # bytes kept between chunks so a start tag split across chunks is still found
+_WS = re.compile(rb"\s+")
+PAYLOAD_ATTR = "lienthong-payload"
+"""Attribute added to each spliced element in the skeleton: the index of its payload."""
+
+
+class Base64Sink:
+    """Incremental base64 decoder writing into a spooled temporary file."""
+
+    def __init__(self, source: str, index: int):
+        self.source = source
+        self.index = index
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL)  # noqa: SIM115
+        self._pending = b""
+        self.encoded_chars = 0
+
+    def write(self, chunk: bytes) -> None:
+        data = self._pending + _WS.sub(b"", chunk)
+        usable = len(data) - len(data) % 4
+        self._pending = data[usable:]
+        if usable:
+            self.encoded_chars += usable
+            self._decode(data[:usable])
+
+    def _decode(self, data: bytes) -> None:
+        try:
+            self.file.write(base64.b64decode(data, validate=True))
+        except binascii.Error as exc:
+            raise XmlSyntaxError(
+                f"attachment {self.index + 1}: ContentTransferEncoded is not valid base64 ({exc})",
+                location=Location(self.source),
+            ) from exc
+
+    def finish(self) -> IO[bytes]:
+        if self._pending:
+            raise XmlSyntaxError(
+                f"attachment {self.index + 1}: base64 text length is not a multiple of 4 (truncated?)",
+                location=Location(self.source),
+            )
+        self.file.seek(0)
+        return self.file
+
+
+@dataclass
+class SplicedPackage:
+    """The skeleton XML (attachment text removed) and the decoded payloads in document order."""
+
+    skeleton: bytes
+    payloads: list[IO[bytes]] = field(default_factory=list)
+    stray_prefix: int = 0
+
+    def close(self) -> None:
+        for p in self.payloads:
+            p.close()
+
+
+def _strip_prefix(buf: bytes) -> tuple[bytes, int]:
+    """Drop a BOM and any stray bytes before the first ``<`` (seen in the SDK's own sample)."""
+    if buf.startswith(b"\xef\xbb\xbf"):
+        buf = buf[3:]
+    start = buf.find(b"<")
+    if start <= 0:
+        return buf, 0
+    return buf[start:], start
+
+
+def splice(stream: IO[bytes], *, source: str, max_skeleton: int, max_total: int) -> SplicedPackage:
+    """Read ``stream`` once, returning the skeleton and decoded attachment payloads."""
+    out = bytearray()
+    result = SplicedPackage(b"")
+    sink: Base64Sink | None = None
+    buf = b""
+    total = 0
+    first = True
+    try:
+        while True:
+            chunk = stream.read(_CHUNK)
+            total += len(chunk)
+            if total > max_total:
+                raise XmlLimitError(
+                    f"package larger than {max_total} bytes (max_package_bytes)", location=Location(source)
+                )
+            eof = not chunk
+            buf += chunk
+            if first and (len(buf) >= 4096 or eof):
+                buf, result.stray_prefix = _strip_prefix(buf)
+                first = False
+            elif first:
+                continue
+            while True:
+                if sink is not None:
+                    end = buf.find(b"<")
+                    if end < 0:
+                        sink.write(buf)
+                        out += b"\n" * buf.count(b"\n")
+                        buf = b""
+                        break
+                    sink.write(buf[:end])
+                    out += b"\n" * buf.count(b"\n", 0, end)
+                    result.payloads.append(sink.finish())
+                    sink = None
+                    buf = buf[end:]
+                    continue
+                m = _START.search(buf)
+                if m is None:
+                    keep = 0 if eof else min(len(buf), _TAIL)
+                    out += buf[: len(buf) - keep]
+                    buf = buf[len(buf) - keep :]
+                    break
+                tag = m.group()
+                if tag.endswith(b"/>"):  # empty element: nothing to stream
+                    out += buf[: m.end()]
+                    buf = buf[m.end() :]
+                    continue
+                # Mark the element with its payload index; the parser pops the attribute again.
+                out += buf[: m.end() - 1] + b' %s="%d">' % (PAYLOAD_ATTR.encode(), len(result.payloads))
+                buf = buf[m.end() :]
+                sink = Base64Sink(source, len(result.payloads))
+            if len(out) > max_skeleton:
+                raise XmlLimitError(
+                    f"package header and manifest exceed {max_skeleton} bytes (max_bytes)",
+                    location=Location(source),
+                )
+            if eof:
+                break
+        if sink is not None:
+            # Unterminated attachment text: keep what we have; the tree parser reports truncation.
+            sink.file.close()
+        result.skeleton = bytes(out)
+        return result
+    except BaseException:
+        result.close()
+        if sink is not None:
+            sink.file.close()
+        raise
