@@ -1,0 +1,208 @@
+"""What a signature looks like on the page (Decree 30/2020, Appendix I) as pyHanko stamp styles.
+
+* Seal or handwritten-signature image (main document): a transparent PNG drawn at its real size.
+  The PNG is decoded and Flate-compressed **once**; every signature afterwards only copies the
+  encoded bytes into the new PDF revision (pyHanko's ``PdfImage`` would re-encode it each time).
+* Text stamp (attachment in a separate file, electronic copy): Times-New-Roman-compatible serif
+  ("Lienthong Serif", a Vietnamese subset of Liberation Serif scaled to 1000 units/em, see
+  ``fonts/prep_font.py``), size 10, upright, black, no border, no image. The signing time is the
+  signature's own signing time rendered in ISO 8601 with the Vietnam offset (+07:00).
+
+Geometry helpers place those boxes: the seal overlapping the left third of the signer's image,
+the text stamp in the top-right corner inside the top margin.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from pyhanko.pdf_utils import generic, layout
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+from pyhanko.pdf_utils.generic import pdf_name
+from pyhanko.pdf_utils.images import PdfImage
+from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.stamp import StaticStampStyle, TextStampStyle
+from pyhanko.stamp.text import TextStamp
+
+from gateway.errors import ConfigurationError
+
+logging.getLogger("fontTools").setLevel(logging.ERROR)  # "FFTM NOT subset" on every stamp otherwise
+
+VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
+MM = 72.0 / 25.4
+FONT_PATH = Path(__file__).resolve().parent / "fonts" / "LienthongSerif-Regular.ttf"
+STAMP_FONT_SIZE = 10
+#: Decree 30 Appendix I margins: top 20-25 mm, right 15-20 mm. The stamp keeps inside both.
+TOP_MARGIN_MM = 20.0
+RIGHT_MARGIN_MM = 20.0
+_ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+Rect = tuple[float, float, float, float]
+
+
+def vietnam_time_iso(moment: datetime) -> str:
+    """``2026-11-27T09:15:30+07:00``: the form the Decree asks for (ISO 8601, Vietnam offset)."""
+    return moment.astimezone(VIETNAM_TZ).isoformat(timespec="seconds")
+
+
+class PreparedImage(PdfImage):  # type: ignore[misc]
+    """A PNG decoded and compressed once, embedded into any number of PDFs by copying bytes."""
+
+    def __init__(self, path: Path, width_pt: float):
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as raw:
+                img = raw.convert("RGBA")
+        except (OSError, UnidentifiedImageError) as exc:
+            raise ConfigurationError(f"{path}: cannot read image ({exc})") from exc
+        height_pt = width_pt * img.height / img.width
+        super().__init__(img, box=layout.BoxConstraints(width_pt, height_pt))
+        self.source = path
+        self._rgb = zlib.compress(img.convert("RGB").tobytes(), 6)
+        self._alpha = zlib.compress(img.getchannel("A").tobytes(), 6)
+
+    def _stream(self, data: bytes, colour_space: str, smask: Any = None) -> generic.StreamObject:
+        d = {
+            pdf_name("/Type"): pdf_name("/XObject"),
+            pdf_name("/Subtype"): pdf_name("/Image"),
+            pdf_name("/Width"): generic.NumberObject(self.image.width),
+            pdf_name("/Height"): generic.NumberObject(self.image.height),
+            pdf_name("/ColorSpace"): pdf_name(colour_space),
+            pdf_name("/BitsPerComponent"): generic.NumberObject(8),
+            pdf_name("/Filter"): pdf_name("/FlateDecode"),
+        }
+        if smask is not None:
+            d[pdf_name("/SMask")] = smask
+        return generic.StreamObject(d, encoded_data=data)
+
+    @property
+    def image_ref(self) -> generic.IndirectObject:
+        writer = self.writer
+        assert writer is not None
+        ref = self._image_ref
+        if ref is None or ref.get_pdf_handler() is not writer:
+            smask = writer.add_object(self._stream(self._alpha, "/DeviceGray"))
+            ref = writer.add_object(self._stream(self._rgb, "/DeviceRGB", smask))
+            self._image_ref = ref
+        return ref
+
+
+@functools.lru_cache(maxsize=16)
+def prepared_image(path: Path, width_mm: float) -> PreparedImage:
+    """Cache per (file, size): profiles reuse the same seal for every document."""
+    return PreparedImage(path, width_mm * MM)
+
+
+def image_style(image: PreparedImage) -> StaticStampStyle:
+    """Only the image, fully opaque (its own alpha gives the transparency), no border, no margin."""
+    return StaticStampStyle(
+        background=image,
+        background_opacity=1.0,
+        border_width=0,
+        background_layout=layout.SimpleBoxLayoutRule(
+            x_align=layout.AxisAlignment.ALIGN_MID,
+            y_align=layout.AxisAlignment.ALIGN_MID,
+            margins=layout.Margins(0, 0, 0, 0),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class VietnamTimeTextStampStyle(TextStampStyle):  # type: ignore[misc]
+    """A text stamp whose ``%(ts)s`` is the signing time in ISO 8601 with +07:00.
+
+    pyHanko formats the signing time with ``timestamp_format`` in the machine's zone; we ask it
+    for a parseable form and re-render it, so the stamp shows exactly the signed time.
+    """
+
+    timestamp_format: str = _ISO_FORMAT
+
+    def create_stamp(self, writer: Any, box: layout.BoxConstraints, text_params: dict[str, Any]) -> TextStamp:
+        params = dict(text_params)
+        if "ts" in params:
+            params["ts"] = vietnam_time_iso(datetime.strptime(params["ts"], _ISO_FORMAT))
+        return TextStamp(writer=writer, style=self, box=box, text_params=params)
+
+
+def text_style(template: str) -> VietnamTimeTextStampStyle:
+    """Serif 10 pt black text, left-aligned lines, the block pushed to the box's top right."""
+    return VietnamTimeTextStampStyle(
+        stamp_text=template,
+        border_width=0,
+        text_box_style=TextBoxStyle(
+            font=GlyphAccumulatorFactory(str(FONT_PATH), font_size=STAMP_FONT_SIZE),
+            font_size=STAMP_FONT_SIZE,
+            leading=STAMP_FONT_SIZE + 2,
+            text_color=(0.0, 0.0, 0.0),
+            # without an explicit rule pyHanko pads the text box by 10 pt on every side
+            box_layout_rule=layout.SimpleBoxLayoutRule(
+                x_align=layout.AxisAlignment.ALIGN_MIN,
+                y_align=layout.AxisAlignment.ALIGN_MAX,
+                margins=layout.Margins(0, 0, 0, 0),
+                inner_content_scaling=layout.InnerScaling.NO_SCALING,
+            ),
+        ),
+        inner_content_layout=layout.SimpleBoxLayoutRule(
+            x_align=layout.AxisAlignment.ALIGN_MAX,
+            y_align=layout.AxisAlignment.ALIGN_MAX,
+            margins=layout.Margins(0, 0, 0, 0),
+            inner_content_scaling=layout.InnerScaling.NO_SCALING,
+        ),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _font_metrics() -> tuple[dict[int, str], dict[str, tuple[int, int]], int]:
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(io.BytesIO(FONT_PATH.read_bytes()))
+    return dict(font.getBestCmap()), dict(font["hmtx"].metrics), int(font["head"].unitsPerEm)
+
+
+def text_width(text: str, size: float = STAMP_FONT_SIZE) -> float:
+    """Advance width of one line in points (no kerning; a safe upper bound for a box)."""
+    cmap, metrics, upem = _font_metrics()
+    units = 0
+    for ch in text:
+        glyph = cmap.get(ord(ch), ".notdef")
+        units += metrics.get(glyph, metrics[".notdef"])[0]
+    return units * size / upem
+
+
+def top_right_box(page_box: Rect, lines: list[str]) -> Rect:
+    """The text stamp's rectangle: right-aligned to the right margin, inside the top margin."""
+    x0, _y0, x1, y1 = page_box
+    width = max(text_width(line) for line in lines) + 4
+    height = len(lines) * (STAMP_FONT_SIZE + 2) + 4
+    right = x1 - RIGHT_MARGIN_MM * MM
+    top = y1 - (TOP_MARGIN_MM * MM - height) / 2  # centred vertically in the top margin
+    if height > TOP_MARGIN_MM * MM:
+        top = y1 - 2 * MM
+    return (max(x0, right - width), top - height, right, top)
+
+
+def seal_box(signature_rect: Rect, seal_width: float, seal_height: float) -> Rect:
+    """The seal's rectangle: its right edge covers the left third of the signer's image.
+
+    The seal is centred vertically on the signer's image, like a paper seal stamped over the
+    left part of a handwritten signature (Decree 30, Appendix I).
+    """
+    sx0, sy0, sx1, sy1 = signature_rect
+    right = sx0 + (sx1 - sx0) / 3
+    cy = (sy0 + sy1) / 2
+    return (right - seal_width, cy - seal_height / 2, right, cy + seal_height / 2)
+
+
+def centred_box(anchor: Rect, width: float, height: float) -> Rect:
+    """The signer's image centred on the anchor (the slot between title and name lines)."""
+    ax0, ay0, ax1, ay1 = anchor
+    cx, cy = (ax0 + ax1) / 2, (ay0 + ay1) / 2
+    return (cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2)

@@ -1,0 +1,169 @@
+"""Test and demo helpers: sample A4 PDFs and a local RFC 3161 timestamp authority over HTTP.
+
+Used by tests/signing, bench/bench_signing.py and demos; never by production code paths.
+The TSA wraps pyHanko's ``DummyTimeStamper`` (a real RFC 3161 responder signing with the test
+PKI's TSA key) in a stdlib ``ThreadingHTTPServer`` bound to 127.0.0.1 on a free port, so B-T
+signing goes over real HTTP with pyHanko's ``HTTPTimeStamper``.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+
+from asn1crypto import cms, core, keys, tsp, x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.generic import pdf_name
+from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
+from pyhanko.sign import general
+from pyhanko.sign.general import get_pyca_cryptography_hash, simple_cms_attribute
+from pyhanko.sign.timestamps import DummyTimeStamper
+
+A4 = (0.0, 0.0, 595.28, 841.89)
+
+
+def _escape(text: str) -> bytes:
+    raw = text.encode("cp1252", errors="replace")
+    return raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+
+
+def make_sample_pdf(
+    pages: int = 2, *, title: str = "QUYET DINH", placeholder: str | None = "[[CHU_KY]]", number: int = 0
+) -> bytes:
+    """A small A4 document in Times-Roman with a signature placeholder on the last page.
+
+    The layout follows Decree 30 loosely: title, body lines, then the signer block (title line,
+    placeholder, name line) at the bottom right of the last page.
+    """
+    w = PdfFileWriter(stream_xrefs=False)
+    font = generic.DictionaryObject(
+        {
+            pdf_name("/Type"): pdf_name("/Font"),
+            pdf_name("/Subtype"): pdf_name("/Type1"),
+            pdf_name("/BaseFont"): pdf_name("/Times-Roman"),
+            pdf_name("/Encoding"): pdf_name("/WinAnsiEncoding"),
+        }
+    )
+    font_ref = w.add_object(font)
+    for p in range(pages):
+        ops = [b"BT /F1 14 Tf 230 760 Td (" + _escape(title) + b") Tj ET"]
+        ops.append(b"BT /F1 13 Tf 70 720 Td 16 TL")
+        for i in range(20):
+            ops.append(b"(" + _escape(f"Document {number}, page {p + 1}, line {i + 1}: noi dung van ban.") + b") '")
+        ops.append(b"ET")
+        if p == pages - 1:
+            ops.append(b"BT /F1 13 Tf 1 0 0 1 360 300 Tm (CHU TICH) Tj ET")
+            if placeholder:
+                ops.append(b"BT /F1 13 Tf 1 0 0 1 370 250 Tm (" + _escape(placeholder) + b") Tj ET")
+            ops.append(b"BT /F1 13 Tf 1 0 0 1 350 180 Tm (Nguyen Van An) Tj ET")
+        stream = generic.StreamObject(stream_data=b"\n".join(ops))
+        resources = generic.DictionaryObject(
+            {pdf_name("/Font"): generic.DictionaryObject({pdf_name("/F1"): font_ref})}
+        )
+        w.insert_page(PageObject(contents=w.add_object(stream), media_box=A4, resources=resources))
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+class CachedKeyTimeStamper(DummyTimeStamper):  # type: ignore[misc]
+    """``DummyTimeStamper`` that keeps its parsed key (it would re-parse it on every token)."""
+
+    def __init__(self, tsa_cert: x509.Certificate, tsa_key: rsa.RSAPrivateKey, chain: list[x509.Certificate]):
+        der = tsa_key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        super().__init__(tsa_cert=tsa_cert, tsa_key=keys.PrivateKeyInfo.load(der), certs_to_embed=chain)
+        self._key = tsa_key
+
+    def _sign_tst_info(self, tst_info_data: bytes, md_algorithm: str, dt: datetime) -> tuple[bytes, cms.CMSAttributes]:
+        h = get_pyca_cryptography_hash(md_algorithm)
+        from cryptography.hazmat.primitives import hashes
+
+        md = hashes.Hash(h)
+        md.update(tst_info_data)
+        attrs = cms.CMSAttributes(
+            [
+                simple_cms_attribute("content_type", "tst_info"),
+                simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt)})),
+                simple_cms_attribute("signing_certificate", general.as_signing_certificate(self.tsa_cert)),
+                simple_cms_attribute("message_digest", md.finalize()),
+            ]
+        )
+        return self._key.sign(attrs.dump(), padding.PKCS1v15(), get_pyca_cryptography_hash(md_algorithm.upper())), attrs
+
+
+def _load_tsa(pki_dir: Path) -> CachedKeyTimeStamper:
+    from cryptography import x509 as cx509
+
+    def asn1(c: cx509.Certificate) -> x509.Certificate:
+        return x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+
+    cert = cx509.load_pem_x509_certificate((pki_dir / "tsa.pem").read_bytes())
+    key = serialization.load_pem_private_key((pki_dir / "tsa.key.pem").read_bytes(), None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    chain = [asn1(c) for c in cx509.load_pem_x509_certificates((pki_dir / "tsa.chain.pem").read_bytes())]
+    return CachedKeyTimeStamper(asn1(cert), key, chain)
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128
+    daemon_threads = True
+
+
+class LocalTimestampAuthority:
+    """RFC 3161 over HTTP on 127.0.0.1 (free port); ``url`` is set once started.
+
+    ``with LocalTimestampAuthority(Path("certs.example")) as tsa: ... tsa.url ...``
+    """
+
+    def __init__(self, pki_dir: Path, host: str = "127.0.0.1"):
+        self.stamper = _load_tsa(pki_dir)
+        self.requests = 0
+        stamper, owner = self.stamper, self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                try:
+                    req = tsp.TimeStampReq.load(body)
+                    resp = stamper.request_tsa_response(req).dump()
+                    status = 200
+                except Exception:
+                    resp, status = b"bad timestamp request", 400
+                owner.requests += 1
+                self.send_response(status)
+                self.send_header("Content-Type", "application/timestamp-reply" if status == 200 else "text/plain")
+                self.send_header("Content-Length", str(len(resp)))
+                self.end_headers()
+                self.wfile.write(resp)
+
+            def log_message(self, format: str, *args: object) -> None:  # quiet
+                return
+
+        self.server = _Server((host, 0), Handler)
+        self.url = f"http://{host}:{self.server.server_address[1]}/tsa"
+        self._thread = threading.Thread(target=self.server.serve_forever, name="local-tsa", daemon=True)
+
+    def start(self) -> LocalTimestampAuthority:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> LocalTimestampAuthority:
+        return self.start()
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
