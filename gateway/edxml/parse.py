@@ -25,7 +25,7 @@ from gateway.edxml import reader_fields as f
 from gateway.edxml.model import LEGACY_NS, NS, Attachment, BytesPayload, EdocPackage, Package, Payload
 from gateway.edxml.schema import schema_issues
 from gateway.edxml.splice import PAYLOAD_ATTR, splice
-from gateway.errors import EdxmlFormatError, Location, SchemaValidationError, ValidationIssue
+from gateway.errors import EdxmlFormatError, Location, SchemaValidationError, ValidationIssue, XmlSyntaxError
 from gateway.xml import XmlLimits, parse_xml
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -123,7 +123,7 @@ def parse_package(
         if owns:
             stream.close()
     try:
-        root = parse_xml(spliced.skeleton, source=name, limits=lim)
+        root = _parse_skeleton(spliced.skeleton, name, lim)
         warnings: list[str] = []
         if spliced.stray_prefix:
             warnings.append(f"ignored {spliced.stray_prefix} stray bytes before the XML declaration")
@@ -157,6 +157,21 @@ def parse_package(
         return ParseResult(package, tuple(warnings), tuple(issues))
     finally:
         spliced.close()
+
+
+def _parse_skeleton(skeleton: bytes, name: str, limits: XmlLimits) -> etree._Element:
+    """Parse the skeleton; a syntax error on its last line means the package was cut short."""
+    try:
+        return parse_xml(skeleton, source=name, limits=limits)
+    except XmlSyntaxError as exc:
+        last_line = skeleton.rstrip().count(b"\n") + 1
+        line = exc.location.line if exc.location else None
+        if line is not None and line >= last_line and not skeleton.rstrip().endswith(b">"):
+            raise XmlSyntaxError(
+                f"package is truncated: it stops at line {line} before the document is complete ({exc.message})",
+                location=exc.location,
+            ) from exc
+        raise
 
 
 def _check_root(root: etree._Element, name: str) -> None:
@@ -231,8 +246,6 @@ def _one_attachment(
             reader.issue(el, f"attachment {cid!r} has no ContentTransferEncoded content")
             return None
     payload, zipped = _materialise(raw, store, name, index)
-    if zipped:
-        reader.warnings.append(f"attachment {cid!r} arrived as a one-entry ZIP; unzipped")
     src = ref if ref is not None else el
     file_name = reader.text(src, "AttachmentName") or reader.text(el, "AttachmentName")
     ctype = reader.text(src, "ContentType") or reader.text(el, "ContentType") or "application/octet-stream"

@@ -59,15 +59,20 @@ _DATETIME_FORMS = (
     ("%d/%m/%Y", False),
     ("%Y-%m-%d", False),
 )
+_LOOKS_LIKE_DATETIME = re.compile(r"^\d{1,4}[/-]\d{1,2}[/-]\d{1,4}[T ]\d")
 _FRACTION_OR_ZONE = re.compile(r"(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
 def parse_date(text: str) -> tuple[date, bool]:
     """Parse a date in an accepted form; the flag says whether the form was the canonical one."""
     value = text.strip()
-    if "T" in value or " " in value:
-        dt, _ = parse_datetime(value)
-        return dt.date(), False
+    if _LOOKS_LIKE_DATETIME.match(value):
+        try:
+            dt, _ = parse_datetime(value)
+        except ValueError:
+            pass
+        else:
+            return dt.date(), False
     for fmt, canonical in _DATE_FORMS:
         try:
             return datetime.strptime(value, fmt).date(), canonical
@@ -128,6 +133,11 @@ class Reader:
                 return c
         return None
 
+    def child_or_self(self, el: etree._Element, name: str) -> etree._Element:
+        """The named child for pointing an issue at, or ``el`` itself when it is absent."""
+        found = self.child(el, name)
+        return found if found is not None else el
+
     def text(self, el: etree._Element | None, name: str) -> str | None:
         """Stripped text of the first child called ``name``; None when absent or empty."""
         if el is None:
@@ -152,7 +162,7 @@ class Reader:
         try:
             return int(value)
         except ValueError:
-            self.issue(self.child(el, name) or el, f"{name} must be an integer, got {value!r}")
+            self.issue(self.child_or_self(el, name), f"{name} must be an integer, got {value!r}")
             return default
 
     def date_of(self, el: etree._Element | None, name: str, *, required: bool = False) -> date | None:
@@ -164,7 +174,7 @@ class Reader:
         try:
             parsed, canonical = parse_date(value)
         except ValueError as exc:
-            self.issue(self.child(el, name) or el, str(exc))
+            self.issue(self.child_or_self(el, name), str(exc))
             return None
         if not canonical:
             self.warnings.append(f"{name} {value!r} is not in the canonical yyyy/MM/dd form")
@@ -178,7 +188,7 @@ class Reader:
         try:
             parsed, canonical = parse_datetime(value)
         except ValueError as exc:
-            self.issue(self.child(el, name) or el, str(exc))
+            self.issue(self.child_or_self(el, name), str(exc))
             return None
         if not canonical:
             self.warnings.append(f"{name} {value!r} is not in the canonical yyyy/MM/dd HH:mm:ss form")
@@ -441,7 +451,7 @@ class Reader:
                 code = StatusCode.from_wire(raw_code)
             except ValueError:
                 self.issue(
-                    self.child(h, "StatusCode") or h,
+                    self.child_or_self(h, "StatusCode"),
                     f"StatusCode {raw_code!r} is not one of 01-06, 13, 15, 16",
                 )
         ts = self.datetime_of(h, "Timestamp")
