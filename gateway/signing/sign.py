@@ -46,6 +46,12 @@ PERSON_FIELD_PREFIX = "NguoiKy"
 _RESERVED = {PadesLevel.B_B: 16384, PadesLevel.B_T: 32768, PadesLevel.B_LT: 32768}
 
 
+def _integer_box(rect: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    """pyHanko stores widget rectangles as integers; round the origin and keep the size exact to 1 pt."""
+    x0, y0 = round(rect[0]), round(rect[1])
+    return (x0, y0, x0 + round(rect[2] - rect[0]), y0 + round(rect[3] - rect[1]))
+
+
 class Role(str, Enum):
     """Which Decree 30 appearance a signature gets."""
 
@@ -199,9 +205,7 @@ class DocumentSigner:
             signer=self.key.signer,
             timestamper=self.timestamper,
             stamp_style=style,
-            new_field_spec=fields.SigFieldSpec(
-                sig_field_name=name, on_page=page, box=tuple(round(v, 2) for v in rect)
-            ),
+            new_field_spec=fields.SigFieldSpec(sig_field_name=name, on_page=page, box=_integer_box(rect)),
         )
         try:
             writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
