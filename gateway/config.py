@@ -1,0 +1,214 @@
+"""Hub settings: where the data lives, which database, who is upstream and downstream, auth windows.
+
+Settings come from three layers, later ones winning: built-in defaults, an optional TOML file
+(``LIENTHONG_CONFIG`` or ``<data dir>/hub.toml``), then environment variables
+(``LIENTHONG_DATA_DIR``, ``LIENTHONG_DATABASE_URL``, ...). Unknown keys in the TOML file are
+refused with one :class:`~gateway.errors.ConfigurationError`, so a typo never silently falls back
+to a default. Secrets given here (upstream and peer hub credentials) are *client* secrets this hub
+presents to others; the secrets of systems that connect *to* this hub live encrypted in the
+ledger (see :mod:`gateway.ledger.secrets`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import ConfigurationError
+
+DEFAULT_DATA_DIR = Path("var")
+VIETNAM_UTC_OFFSET_MINUTES = 7 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteHubSettings:
+    """An axis-compatible endpoint this hub talks to as a client (the upstream or a downstream hub).
+
+    ``serves`` lists the centre codes (the directory's ``centerCode``) reachable through a
+    downstream hub: its own code and those of hubs below it.
+    """
+
+    url: str
+    system_id: str
+    secret: str = field(repr=False)
+    code: str = ""
+    serves: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"remote hub url must start with http:// or https://, got {self.url!r}")
+        if not self.system_id or not self.secret:
+            raise ConfigurationError(f"remote hub {self.url}: system_id and secret are required")
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any], where: str) -> RemoteHubSettings:
+        allowed = {"url", "system_id", "secret", "code", "serves"}
+        unknown = set(data) - allowed
+        if unknown:
+            raise ConfigurationError(f"{where}: unknown keys {sorted(unknown)} (allowed: {sorted(allowed)})")
+        try:
+            serves = tuple(str(s) for s in data.get("serves", ()))
+            code = str(data.get("code", ""))
+            return cls(
+                url=str(data["url"]).rstrip("/"),
+                system_id=str(data["system_id"]),
+                secret=str(data["secret"]),
+                code=code,
+                serves=serves or ((code,) if code else ()),
+            )
+        except KeyError as exc:
+            raise ConfigurationError(f"{where}: missing key {exc.args[0]!r}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class HubSettings:
+    """Everything the hub server, the delivery worker and the CLI need to know.
+
+    ``node_id`` is this hub's own code (an interconnection-centre code such as ``02.29.W00``); it is
+    written into the TraceHeader appended on every hop and is how loops are detected.
+    ``timestamp_window_seconds`` bounds how far the SDK ``timestamp`` header may be from now
+    (0 disables the check); the timestamp carries no zone, so it is read in
+    ``timestamp_utc_offset_minutes`` (Vietnam time, UTC+7, by default).
+    ``operator_key_hashes`` are SHA-256 hex digests of the operator API keys.
+    """
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = ""
+    node_id: str = "lienthong"
+    timestamp_window_seconds: int = 900
+    timestamp_utc_offset_minutes: int = VIETNAM_UTC_OFFSET_MINUTES
+    max_request_bytes: int = 64 * 1024 * 1024
+    sqlite_synchronous: str = "FULL"
+    directory_file: Path | None = None
+    upstream: RemoteHubSettings | None = None
+    peers: tuple[RemoteHubSettings, ...] = ()
+    operator_key_hashes: tuple[str, ...] = ()
+    delivery_max_attempts: int = 10
+    delivery_backoff_base_seconds: float = 1.0
+    delivery_backoff_max_seconds: float = 300.0
+    delivery_poll_seconds: float = 1.0
+    client_timeout_seconds: float = 30.0
+    client_retries: int = 2
+    validate_packages: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'lienthong.db'}")
+        if self.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ConfigurationError(
+                f"sqlite_synchronous must be OFF/NORMAL/FULL/EXTRA, not {self.sqlite_synchronous!r}"
+            )
+        if self.timestamp_window_seconds < 0:
+            raise ConfigurationError("timestamp_window_seconds must be >= 0 (0 disables the check)")
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def key_file(self) -> Path:
+        """Fernet key that encrypts system secrets in the ledger (created 0600 on first use)."""
+        return self.data_dir / "secret.key"
+
+    def with_(self, **changes: Any) -> HubSettings:
+        return replace(self, **changes)
+
+    def peer_for_center(self, center_code: str) -> RemoteHubSettings | None:
+        """The downstream hub through which ``center_code`` is reachable, if any."""
+        for peer in self.peers:
+            if center_code in peer.serves:
+                return peer
+        return None
+
+
+def hash_operator_key(key: str) -> str:
+    """Operator API keys are kept and compared as SHA-256 digests, never in clear."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+_SIMPLE_KEYS = {
+    f.name for f in fields(HubSettings) if f.name not in {"upstream", "peers", "operator_key_hashes"}
+}
+
+
+def _from_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read hub configuration {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path}: not valid TOML: {exc}") from exc
+    out: dict[str, Any] = {}
+    allowed = _SIMPLE_KEYS | {"upstream", "peers", "operator_key_hashes"}
+    unknown = set(raw) - allowed
+    if unknown:
+        raise ConfigurationError(f"{path}: unknown keys {sorted(unknown)}")
+    for key, value in raw.items():
+        if key == "upstream":
+            out[key] = RemoteHubSettings.from_config(value, f"{path} [upstream]")
+        elif key == "peers":
+            out[key] = tuple(
+                RemoteHubSettings.from_config(p, f"{path} [[peers]] #{i + 1}") for i, p in enumerate(value)
+            )
+        elif key == "operator_key_hashes":
+            out[key] = tuple(str(v).lower() for v in value)
+        elif key in {"data_dir", "directory_file"}:
+            out[key] = (path.parent / str(value)).resolve()
+        else:
+            out[key] = value
+    return out
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> HubSettings:
+    """Build the settings from defaults, the TOML file, environment variables, then ``overrides``."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    data_dir = Path(env.get("LIENTHONG_DATA_DIR", overrides.get("data_dir", DEFAULT_DATA_DIR)))
+    config_path = env.get("LIENTHONG_CONFIG")
+    candidate = Path(config_path) if config_path else data_dir / "hub.toml"
+    if config_path or candidate.is_file():
+        values.update(_from_toml(candidate))
+    if "LIENTHONG_DATA_DIR" in env:
+        values["data_dir"] = Path(env["LIENTHONG_DATA_DIR"])
+    if "LIENTHONG_DATABASE_URL" in env:
+        values["database_url"] = env["LIENTHONG_DATABASE_URL"]
+    if "LIENTHONG_NODE_ID" in env:
+        values["node_id"] = env["LIENTHONG_NODE_ID"]
+    if "LIENTHONG_TIMESTAMP_WINDOW" in env:
+        values["timestamp_window_seconds"] = _int(
+            env["LIENTHONG_TIMESTAMP_WINDOW"], "LIENTHONG_TIMESTAMP_WINDOW"
+        )
+    if "LIENTHONG_OPERATOR_KEYS" in env:
+        keys = [k.strip() for k in env["LIENTHONG_OPERATOR_KEYS"].split(",") if k.strip()]
+        values["operator_key_hashes"] = tuple(values.get("operator_key_hashes", ())) + tuple(
+            hash_operator_key(k) for k in keys
+        )
+    if "LIENTHONG_UPSTREAM_URL" in env:
+        values["upstream"] = RemoteHubSettings(
+            url=env["LIENTHONG_UPSTREAM_URL"].rstrip("/"),
+            system_id=env.get("LIENTHONG_UPSTREAM_SYSTEM_ID", ""),
+            secret=env.get("LIENTHONG_UPSTREAM_SECRET", ""),
+            code="upstream",
+        )
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if "data_dir" in values:
+        values["data_dir"] = Path(values["data_dir"])
+    try:
+        return HubSettings(**values)
+    except TypeError as exc:
+        raise ConfigurationError(f"invalid hub settings: {exc}") from exc
+
+
+def _int(text: str, name: str) -> int:
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be an integer, got {text!r}") from exc
+
+
+__all__ = ["HubSettings", "RemoteHubSettings", "hash_operator_key", "load_settings"]

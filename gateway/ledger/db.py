@@ -1,0 +1,95 @@
+"""Database engines for the ledger: SQLite (WAL) by default, PostgreSQL by URL, and the migration runner.
+
+Two engines per ledger: a *write* engine and a *read* engine. On SQLite the write engine opens
+every transaction with ``BEGIN IMMEDIATE`` so two processes never deadlock while upgrading a read
+lock to a write lock (they queue on ``busy_timeout`` instead), and WAL lets readers run beside the
+single writer. On PostgreSQL both engines are ordinary pools. Migrations run programmatically with
+Alembic (no alembic.ini): :func:`upgrade` is called by ``lienthong db upgrade`` and by
+``lienthong serve`` before any worker starts.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.errors import ConfigurationError, LedgerError
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _sqlite_pragmas(synchronous: str, *, immediate: bool) -> Any:
+    def on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return on_connect
+
+
+def make_engine(url: str, *, synchronous: str = "FULL", immediate: bool = True, pool_size: int = 5) -> Engine:
+    """An engine for ``url``; SQLite files get WAL, a busy timeout and (writers) BEGIN IMMEDIATE."""
+    try:
+        parsed = make_url(url)
+    except SQLAlchemyError as exc:
+        raise ConfigurationError(f"invalid database URL (scheme {url.split(':', 1)[0]!r})") from exc
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas(synchronous.upper(), immediate=immediate))
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    if parsed.get_backend_name() != "postgresql":
+        raise ConfigurationError(
+            f"unsupported database {parsed.get_backend_name()!r}: use sqlite:///path or postgresql+psycopg://..."
+        )
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` (idempotent; safe to call on every start)."""
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    except SQLAlchemyError as exc:
+        raise LedgerError(f"database migration failed: {type(exc).__name__}") from exc
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision recorded in the database, or ``None`` when it was never migrated."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+__all__ = ["MIGRATIONS_DIR", "current_revision", "is_sqlite", "make_engine", "upgrade"]
