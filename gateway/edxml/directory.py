@@ -348,7 +348,8 @@ class Directory:
     def descendants(self, code: str, *, include_deleted: bool = False) -> tuple[Agency, ...]:
         """Every body below ``code``, breadth first."""
         out: list[Agency] = []
-        seen: set[str] = set()
+        start = self.resolve(code, include_deleted=True)
+        seen: set[str] = {start.code} if start else set()
         queue = list(self.children(code, include_deleted=include_deleted))
         while queue:
             node = queue.pop(0)
@@ -361,14 +362,16 @@ class Directory:
 
     def center_of(self, code: str) -> str | None:
         """The centre (``….W00`` node) that serves ``code``: its own ``centerCode``, else its
-        nearest ancestor's. None if the code is unknown or no ancestor names a centre."""
+        nearest ancestor's; a centre node serves itself. None if the code is unknown or no
+        ancestor names a centre."""
         agency = self.resolve(code, include_deleted=True)
         if agency is None:
             return None
         for node in (agency, *self.ancestors(agency.code)):
             if node.center_code:
                 return node.center_code
-        return None
+        oid = agency.organ_id
+        return agency.code if oid is not None and oid.is_centre else None
 
     def served_by(self, center_code: str) -> tuple[Agency, ...]:
         """Every active agency whose :meth:`center_of` is ``center_code``."""
