@@ -1,0 +1,344 @@
+"""One loaded adapter: manifest + legacy schema + compiled mapping, translating both ways.
+
+Forward (legacy → edXML), per document: hardened parse (once per input), lxml XSD validation of
+the document element, the compiled path extractor, converters, model assembly, the canonical
+edXML builder and strict edXML validation.  Reverse (edXML → legacy): the model is flattened to
+mapping names, written into an ``xmlschema`` data dict and encoded with the legacy schema, so
+the output is valid by construction, then encoded into the legacy character set.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from gateway.adapters import mime
+from gateway.adapters.converters import ChainedOrganLookup, ConvertContext, DictOrganLookup, OrganLookup
+from gateway.adapters.encodings import from_unicode_xml, to_utf8_xml
+from gateway.adapters.manifest import AdapterManifest, load_manifest
+from gateway.adapters.mapping import (
+    FieldProblem,
+    KindMapping,
+    MappingSpec,
+    extract,
+    line_of,
+    load_mapping,
+    prefix_path,
+    to_legacy_data,
+)
+from gateway.adapters.report import DocumentError, DocumentResult, TranslationReport
+from gateway.adapters.schema import LegacySchema
+from gateway.adapters.targets import build_edoc, build_status, flatten_edoc, flatten_status
+from gateway.edxml import build_package, make_document_id, validate_bytes
+from gateway.edxml.model import EdocPackage, StatusPackage
+from gateway.errors import (
+    ConfigurationError,
+    GatewayError,
+    MappingContext,
+    MappingError,
+    SchemaValidationError,
+)
+from gateway.xml import XmlLimits, parse_xml
+
+Package = EdocPackage | StatusPackage
+
+
+@dataclass(frozen=True)
+class LegacyOutput:
+    """A legacy document produced by the reverse direction."""
+
+    data: bytes  # the XML (or the multipart/related message for MIME containers)
+    files: Mapping[str, bytes] = field(default_factory=dict)  # side files, relative names
+    element: etree._Element | None = None  # the legacy element (for SOAP delivery)
+
+
+def load_hooks(path: Path, code: str) -> dict[str, Callable[..., Any]]:
+    """Import the adapter's ``hooks.py`` by file path; every public function is a hook."""
+    name = f"lienthong_adapter_hooks_{code}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigurationError(f"{path}: cannot load hooks module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise ConfigurationError(
+            f"{path}: hooks module failed to import: {type(exc).__name__}: {exc}"
+        ) from exc
+    return {k: v for k, v in vars(module).items() if callable(v) and not k.startswith("_")}
+
+
+class Adapter:
+    """A ready-to-use adapter (build it with :meth:`load` or through the registry)."""
+
+    def __init__(
+        self, manifest: AdapterManifest, *, organs: OrganLookup | None = None, check_paths: bool = True
+    ):
+        self.manifest = manifest
+        self.code = manifest.code
+        hooks = load_hooks(manifest.hooks, manifest.code) if manifest.hooks else {}
+        self.mapping: MappingSpec = load_mapping(manifest.mapping, hooks=hooks)
+        self.schema = LegacySchema(manifest.schema)
+        own = DictOrganLookup(self.mapping.organs)
+        self.organs: OrganLookup = ChainedOrganLookup(own, organs) if organs is not None else own
+        self._record_tags = tuple(km.element for km in self.mapping.kinds.values())
+        if check_paths:
+            self.check_paths()
+
+    @classmethod
+    def load(cls, folder: Path, *, organs: OrganLookup | None = None) -> Adapter:
+        return cls(load_manifest(folder), organs=organs)
+
+    # -- configuration checks -------------------------------------------------------------------
+
+    def check_paths(self) -> None:
+        """Every legacy path of the mapping must exist in the legacy schema (schema-driven)."""
+        problems: list[str] = []
+        for km in self.mapping.kinds.values():
+            known, open_ = self.schema.known_paths(km.element_key, self.mapping.namespaces)
+            for target, path in km.all_paths():
+                key = path.tags + ((f"@{path.attr}",) if path.attr else ())
+                if not key or key in known:
+                    continue
+                if any(key[: len(p)] == p for p in open_):
+                    continue
+                problems.append(
+                    f"{km.kind} field {target}: legacy path {path.text!r} is not in {self.schema.path.name}"
+                )
+        if problems:
+            raise ConfigurationError(f"adapter {self.code}: " + "; ".join(problems))
+
+    # -- forward ----------------------------------------------------------------------------------
+
+    def kind_of(self, element: etree._Element) -> KindMapping | None:
+        return self.mapping.for_element(element.tag) if isinstance(element.tag, str) else None
+
+    def records(self, root: etree._Element) -> Iterator[tuple[etree._Element, KindMapping]]:
+        """The document elements of an input: the root itself, or every one inside a batch/envelope."""
+        km = self.kind_of(root)
+        if km is not None:
+            yield root, km
+            return
+        for el in root.iter(*self._record_tags):
+            parent = el.getparent()
+            nested = False
+            while parent is not None:
+                if parent.tag in self._record_tags:
+                    nested = True
+                    break
+                parent = parent.getparent()
+            if not nested:
+                found = self.kind_of(el)
+                assert found is not None
+                yield el, found
+
+    def translate_bytes(
+        self,
+        data: bytes,
+        *,
+        source: str | None = None,
+        base_dir: Path | None = None,
+        build: bool = True,
+        limits: XmlLimits | None = None,
+    ) -> list[DocumentResult]:
+        """Translate every document of one legacy input; a bad document never stops the others."""
+        parts: Mapping[str, bytes] = {}
+        try:
+            if self.manifest.container == "mime":
+                data, parts = mime.split_related(data, source=source)
+            utf8 = to_utf8_xml(data, self.manifest.encoding, source=source)
+            root = parse_xml(utf8, source=source, limits=limits)
+        except GatewayError as exc:
+            loc = exc.location
+            err = DocumentError(
+                self.code, 1, None, exc.message, line=loc.line if loc else None, source=source
+            )
+            return [DocumentResult(1, None, None, errors=(err,), source=source)]
+        except (UnicodeDecodeError, ValueError) as exc:
+            err = DocumentError(self.code, 1, None, f"cannot decode input as {self.manifest.encoding}: {exc}")
+            return [DocumentResult(1, None, None, errors=(err,), source=source)]
+        return self.translate_tree(root, source=source, base_dir=base_dir, parts=parts, build=build)
+
+    def translate_tree(
+        self,
+        root: etree._Element,
+        *,
+        source: str | None = None,
+        base_dir: Path | None = None,
+        parts: Mapping[str, bytes] | None = None,
+        build: bool = True,
+    ) -> list[DocumentResult]:
+        """Translate the documents of an already (hardened-)parsed input."""
+        results = [
+            self.translate_record(el, km, index, source=source, base_dir=base_dir, parts=parts, build=build)
+            for index, (el, km) in enumerate(self.records(root), start=1)
+        ]
+        if not results:
+            names = ", ".join(km.element_key for km in self.mapping.kinds.values())
+            err = DocumentError(
+                self.code, 1, None, f"expected a {names} element, found <{etree.QName(root).localname}>",
+                legacy_path=prefix_path(root).rstrip("/"), line=line_of(root), source=source,
+            )  # fmt: skip
+            results.append(DocumentResult(1, None, None, errors=(err,), source=source))
+        return results
+
+    def legacy_id(self, record: etree._Element, km: KindMapping) -> str | None:
+        if km.id_path is None:
+            return None
+        node = record.find(km.id_path.find) if km.id_path.find else record
+        if node is None:
+            return None
+        text = node.get(km.id_path.attr) if km.id_path.attr else node.text
+        return text.strip() if text and text.strip() else None
+
+    def translate_record(
+        self,
+        record: etree._Element,
+        km: KindMapping,
+        index: int,
+        *,
+        source: str | None = None,
+        base_dir: Path | None = None,
+        parts: Mapping[str, bytes] | None = None,
+        build: bool = True,
+    ) -> DocumentResult:
+        """Translate one legacy document element into a package (and its validated edXML bytes)."""
+        legacy_id = self.legacy_id(record, km)
+
+        def fail(errors: list[DocumentError]) -> DocumentResult:
+            return DocumentResult(index, legacy_id, km.kind, errors=tuple(errors), source=source)
+
+        if not self.schema.is_valid(record):
+            return fail(
+                [
+                    DocumentError(
+                        self.code,
+                        index,
+                        legacy_id,
+                        f"legacy schema: {i.message}",
+                        i.path,
+                        i.line,
+                        None,
+                        source,
+                    )
+                    for i in self.schema.issues(record)
+                ]
+            )
+        ctx = ConvertContext(organs=self.organs, base_dir=base_dir, parts=parts or {})
+        extracted, problems = extract(km, record, ctx)
+        if problems:
+            return fail([self._problem(p, index, legacy_id, source) for p in problems])
+        try:
+            package: Package
+            if km.kind == "edoc":
+                v = extracted.values
+                doc_id = v.get("document_id") or make_document_id(
+                    v["from.organ_id"], v["promulgation.date"], _code_of(v)
+                )
+                package = build_edoc(extracted, doc_id)
+            else:
+                package = build_status(extracted)
+            edxml = None
+            if build:
+                edxml = build_package(package)
+                validate_bytes(edxml, source_name=f"{source or self.code}#{index}")
+        except SchemaValidationError as exc:
+            return fail(
+                [
+                    DocumentError(
+                        self.code,
+                        index,
+                        legacy_id,
+                        f"edXML output: {i.message}",
+                        i.path,
+                        i.line,
+                        None,
+                        source,
+                    )
+                    for i in (exc.issues or ())
+                ]
+                or [DocumentError(self.code, index, legacy_id, f"edXML output: {exc}", source=source)]
+            )
+        except (GatewayError, ValueError, KeyError) as exc:
+            line = line_of(record)
+            return fail(
+                [
+                    DocumentError(
+                        self.code,
+                        index,
+                        legacy_id,
+                        f"cannot build the package: {exc}",
+                        line=line,
+                        source=source,
+                    )
+                ]
+            )
+        return DocumentResult(index, legacy_id, km.kind, package=package, edxml=edxml, source=source)
+
+    def _problem(
+        self, p: FieldProblem, index: int, legacy_id: str | None, source: str | None
+    ) -> DocumentError:
+        return DocumentError(self.code, index, legacy_id, p.message, p.legacy_path, p.line, p.target, source)
+
+    def translate_files(self, paths: list[Path], *, build: bool = True) -> TranslationReport:
+        """Translate several legacy files; the report lists ok/failed for every document."""
+        report = TranslationReport(self.code)
+        for path in paths:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                err = DocumentError(self.code, 1, None, f"cannot read file: {exc.strerror}", source=str(path))
+                report.extend([DocumentResult(1, None, None, errors=(err,), source=str(path))])
+                continue
+            report.extend(self.translate_bytes(data, source=str(path), base_dir=path.parent, build=build))
+        return report
+
+    # -- reverse ----------------------------------------------------------------------------------
+
+    def to_legacy(self, package: Package) -> LegacyOutput:
+        """Write an edXML package (document or status) as a legacy document."""
+        kind = "edoc" if isinstance(package, EdocPackage) else "status"
+        km = self.mapping.kinds.get(kind)  # type: ignore[call-overload]
+        if km is None:
+            raise MappingError(
+                f"adapter has no {kind} mapping, so it cannot write {kind} packages",
+                context=MappingContext(adapter=self.code),
+            )
+        flat = flatten_edoc(package) if isinstance(package, EdocPackage) else flatten_status(package)
+        ctx = ConvertContext(organs=self.organs)
+        doc_name = flat.values.get("document_id") or flat.values.get("response_for.document_id")
+        try:
+            data = to_legacy_data(km, flat, ctx)
+            element = self.schema.encode(data, km.element_key, self.mapping.namespaces)
+        except MappingError as exc:
+            raise MappingError(
+                exc.message, context=MappingContext(adapter=self.code, document=doc_name)
+            ) from exc
+        except ValueError as exc:  # ConversionError included
+            raise MappingError(
+                str(exc), context=MappingContext(adapter=self.code, document=doc_name)
+            ) from exc
+        text = etree.tostring(element, encoding="unicode")
+        xml = from_unicode_xml(text, self.manifest.encoding, adapter=self.code)
+        if self.manifest.container == "mime":
+            xml = mime.build_related(xml, ctx.out_parts)
+        return LegacyOutput(data=xml, files=dict(ctx.out_files), element=element)
+
+
+def _code_of(values: Mapping[str, Any]) -> Any:
+    from gateway.edxml.model import Code
+
+    code = values.get("code")
+    if isinstance(code, Code):
+        return code
+    return Code(str(values.get("code.number", "")), str(values.get("code.notation", "")))
+
+
+__all__ = ["Adapter", "LegacyOutput", "Package", "load_hooks"]

@@ -1,0 +1,144 @@
+"""A legacy XSD, loaded twice for two jobs: lxml for fast validation, xmlschema for the rest.
+
+lxml's ``XMLSchema`` validates a document element in a fraction of a millisecond, so it runs on
+every document.  ``xmlschema`` is about fifty times slower but gives path-rich error reasons and
+can *encode* a data dict into XML that is valid by construction; it is built lazily and used
+only when a document fails validation, for the reverse direction, and for schema-aware checks
+of mapping paths.  Both load the XSD through hardened parsers and never touch the network.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import xmlschema
+from lxml import etree
+
+from gateway.errors import ConfigurationError, MappingError, ValidationIssue
+from gateway.xml import parse_xml
+
+
+def _line(value: Any) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+class LegacySchema:
+    """The legacy XSD of one adapter."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            doc = parse_xml(path, base_url=path.as_uri())
+            self._lxml = etree.XMLSchema(doc)
+        except etree.XMLSchemaParseError as exc:
+            raise ConfigurationError(f"{path}: legacy schema does not compile: {exc}") from exc
+        self._xs: xmlschema.XMLSchema | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def rich(self) -> xmlschema.XMLSchema:
+        """The xmlschema view (built on first use; about 0.1 s)."""
+        with self._lock:
+            if self._xs is None:
+                try:
+                    self._xs = xmlschema.XMLSchema(str(self.path), allow="sandbox", defuse="always")
+                except xmlschema.XMLSchemaException as exc:
+                    raise ConfigurationError(
+                        f"{self.path}: legacy schema rejected by xmlschema: {exc}"
+                    ) from exc
+            return self._xs
+
+    def is_valid(self, element: etree._Element) -> bool:
+        """The hot-path check (lxml); False means :meth:`issues` has details."""
+        return bool(self._lxml.validate(element))
+
+    def issues(self, element: etree._Element) -> list[ValidationIssue]:
+        """Every schema problem of one document element, with path, line and expectation."""
+        found: list[ValidationIssue] = []
+        try:
+            for err in self.rich.iter_errors(element):
+                reason = err.reason or err.message
+                found.append(ValidationIssue(str(reason), path=err.path, line=_line(err.sourceline)))
+        except xmlschema.XMLSchemaException as exc:  # pragma: no cover - defensive
+            found.append(ValidationIssue(str(exc)))
+        if not found:  # xmlschema accepted what lxml refused: report lxml's view
+            self._lxml.validate(element)
+            found = [
+                ValidationIssue(e.message, path=e.path or None, line=e.line or None)
+                for e in self._lxml.error_log  # type: ignore[attr-defined]
+            ]
+        return found
+
+    def encode(self, data: Mapping[str, Any], element: str, namespaces: Mapping[str, str]) -> etree._Element:
+        """Encode a data dict to a legacy element; the schema orders children and checks values."""
+        try:
+            result = self.rich.encode(
+                dict(data),
+                path=element,
+                namespaces=dict(namespaces),
+                converter=xmlschema.UnorderedConverter,
+                etree_element_class=etree.Element,
+                validation="strict",
+            )
+        except (xmlschema.XMLSchemaValidationError, xmlschema.XMLSchemaEncodeError) as exc:
+            reason = getattr(exc, "reason", None) or str(exc).splitlines()[0]
+            path = getattr(exc, "path", None)
+            raise MappingError(
+                f"legacy document would not be valid: {reason}" + (f" at {path}" if path else "")
+            ) from exc
+        except (KeyError, ValueError, TypeError) as exc:
+            raise MappingError(f"legacy document cannot be encoded: {exc}") from exc
+        if isinstance(result, tuple):  # lax modes return (data, errors)
+            result = result[0]
+        if not isinstance(result, etree._Element):
+            raise MappingError(f"xmlschema returned {type(result).__name__}, expected an element")
+        return result
+
+    def known_paths(
+        self, element: str, namespaces: Mapping[str, str]
+    ) -> tuple[set[tuple[str, ...]], set[tuple[str, ...]]]:
+        """All (Clark) element/attribute paths under a global element, and the prefixes open to xs:any."""
+        xs = self.rich
+        qname = _clark(element, namespaces)
+        decl = xs.elements.get(qname) or xs.elements.get(element)
+        if decl is None:
+            names = ", ".join(sorted(xs.elements))
+            raise ConfigurationError(f"{self.path}: no global element {element!r}; declared: {names}")
+        paths: set[tuple[str, ...]] = set()
+        open_: set[tuple[str, ...]] = set()
+
+        def walk(node: Any, prefix: tuple[str, ...], depth: int) -> None:
+            for name in getattr(node, "attributes", {}) or {}:
+                if name:
+                    paths.add((*prefix, f"@{name}"))
+            xtype = getattr(node, "type", None)
+            content = getattr(xtype, "content", None)
+            if content is None or depth > 12 or not hasattr(content, "iter_elements"):
+                return
+            for child in content.iter_model() if hasattr(content, "iter_model") else ():
+                if type(child).__name__.endswith("AnyElement"):
+                    open_.add(prefix)
+            for child in content.iter_elements():
+                if type(child).__name__.endswith("AnyElement"):
+                    open_.add(prefix)
+                    continue
+                path = (*prefix, child.name)
+                paths.add(path)
+                walk(child, path, depth + 1)
+
+        walk(decl, (), 0)
+        return paths, open_
+
+
+def _clark(name: str, namespaces: Mapping[str, str]) -> str:
+    prefix, sep, local = name.rpartition(":")
+    if sep:
+        return f"{{{namespaces[prefix]}}}{local}" if prefix in namespaces else name
+    default = namespaces.get("")
+    return f"{{{default}}}{local}" if default else local
+
+
+__all__ = ["LegacySchema"]
