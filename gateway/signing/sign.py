@@ -22,6 +22,7 @@ from enum import Enum
 from types import TracebackType
 from typing import Any
 
+from lxml import etree
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -140,6 +141,19 @@ class DocumentSigner:
         lines = [copy_form, str(agency), "0000-00-00T00:00:00+07:00"]
         params = {"form": copy_form, "agency": str(agency)}
         return self._sign_text(pdf, lines, "%(form)s\n%(agency)s\n%(ts)s", params)
+
+    def sign_edxml(self, root: etree._Element) -> etree._Element:
+        """The package-level edXML ``Signature`` with this profile's key (file keys only)."""
+        from cryptography import x509 as cx509
+
+        from gateway.signing.xmldsig import sign_edxml
+
+        if self.key.private_key is None:
+            raise SigningError(f"profile {self.profile.name}: the edXML package signature needs a file key, not a token")
+        cert = cx509.load_der_x509_certificate(self.key.certificate.dump())
+        chain = [cx509.load_der_x509_certificate(c.dump()) for c in self.key.chain]
+        roots_last = [c for c in chain if c.issuer != c.subject]  # roots are trust anchors, not sent
+        return sign_edxml(root, self.key.private_key, cert, roots_last)
 
     # -- internals -----------------------------------------------------------------------------
     def _sign_text(self, pdf: bytes, lines: list[str], template: str, params: dict[str, str]) -> bytes:

@@ -1,0 +1,145 @@
+"""The package-level edXML Signature: SDK form, our verifier, xmlsec1 as the independent one."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from lxml import etree
+
+from gateway.signing.xmldsig import DS_NS, EDXML_NS, sign_edxml, to_xmldsig_form, verify_edxml_signature
+from gateway.xml import parse_xml
+
+from .conftest import need
+
+E = f"{{{EDXML_NS}}}"
+
+
+def build_package() -> etree._Element:
+    """A small edXML package built with lxml directly (shared doc §1.2 / §1.4)."""
+    root = etree.Element(f"{E}edXML", nsmap={None: EDXML_NS})
+    env = etree.SubElement(root, f"{E}edXMLEnvelope", nsmap={"edXML": EDXML_NS})
+    header = etree.SubElement(env, f"{E}edXMLHeader")
+    mh = etree.SubElement(header, f"{E}MessageHeader")
+    frm = etree.SubElement(mh, f"{E}From")
+    etree.SubElement(frm, f"{E}OrganId").text = "000.00.00.H99"
+    etree.SubElement(frm, f"{E}OrganName").text = "UBND tỉnh Thử Nghiệm"
+    to = etree.SubElement(mh, f"{E}To")
+    etree.SubElement(to, f"{E}OrganId").text = "000.00.00.G22"
+    etree.SubElement(mh, f"{E}DocumentId").text = "000.00.00.H99,2026/11/27,123/QĐ-UBND"
+    code = etree.SubElement(mh, f"{E}Code")
+    etree.SubElement(code, f"{E}CodeNumber").text = "123"
+    etree.SubElement(code, f"{E}CodeNotation").text = "QĐ-UBND"
+    etree.SubElement(mh, f"{E}Subject").text = "Về việc thử nghiệm chữ ký"
+    trace = etree.SubElement(header, f"{E}TraceHeaderList")
+    th = etree.SubElement(trace, f"{E}TraceHeader")
+    etree.SubElement(th, f"{E}OrganId").text = "000.00.00.H99"
+    etree.SubElement(th, f"{E}Timestamp").text = "2026/11/27 09:15:30"
+    body = etree.SubElement(env, f"{E}edXMLBody")
+    man = etree.SubElement(body, f"{E}edXMLManifest", version="1.0")
+    ref = etree.SubElement(man, f"{E}Reference")
+    etree.SubElement(ref, f"{E}ContentId").text = "cid:1"
+    enc = etree.SubElement(root, f"{E}AttachmentEncoded")
+    att = etree.SubElement(enc, f"{E}Attachment")
+    etree.SubElement(att, f"{E}ContentId").text = "cid:1"
+    etree.SubElement(att, f"{{{EDXML_NS}}}ContentTransferEncoded", nsmap={"edXML": EDXML_NS}).text = "JVBERi0xLjcK"
+    return root
+
+
+@pytest.fixture(scope="module")
+def agency_key(pki: Path):
+    key = serialization.load_pem_private_key((pki / "agency.key.pem").read_bytes(), None)
+    cert = x509.load_pem_x509_certificate((pki / "agency.pem").read_bytes())
+    chain = x509.load_pem_x509_certificates((pki / "intermediate-ca.pem").read_bytes())
+    return key, cert, chain
+
+
+@pytest.fixture(scope="module")
+def signed_bytes(agency_key) -> bytes:
+    key, cert, chain = agency_key
+    return etree.tostring(sign_edxml(build_package(), key, cert, chain), xml_declaration=True, encoding="UTF-8")
+
+
+def test_sdk_form(signed_bytes):
+    root = parse_xml(signed_bytes)
+    header = root.find(f"{E}edXMLEnvelope/{E}edXMLHeader")
+    names = [etree.QName(c).localname for c in header]
+    assert names == ["MessageHeader", "TraceHeaderList", "Signature"]  # third child
+    sig = header[2]
+    assert sig.tag == f"{E}Signature" and sig.prefix is None  # unprefixed, edXML namespace
+    assert not any(isinstance(el.tag, str) and DS_NS in el.tag for el in sig.iter())
+    ref = sig.find(f"{E}SignedInfo/{E}Reference")
+    assert ref.get("URI") == ""
+    transforms = [t.get("Algorithm") for t in ref.iterfind(f"{E}Transforms/{E}Transform")]
+    assert transforms[0] == "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+    assert sig.find(f"{E}SignedInfo/{E}CanonicalizationMethod").get("Algorithm") == (
+        "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+    )
+    x509_data = [etree.QName(c).localname for c in sig.find(f"{E}KeyInfo/{E}X509Data")]
+    assert x509_data[0] == "X509SubjectName" and "X509Certificate" in x509_data
+    assert sig.findtext(f"{E}SignatureValue").strip()
+
+
+def test_verifies_with_our_verifier(signed_bytes, pki):
+    report = verify_edxml_signature(signed_bytes, pki / "root-ca.pem")
+    assert report.present and report.valid, report.reasons
+    assert "UBND" in report.signer_subject and not report.weak_algorithm
+
+
+def test_verifies_with_xmlsec1_after_namespace_mapping(signed_bytes, pki, tmp_path):
+    mapped = tmp_path / "mapped.xml"
+    mapped.write_bytes(etree.tostring(to_xmldsig_form(parse_xml(signed_bytes)), xml_declaration=True, encoding="UTF-8"))
+    cmd = [need("xmlsec1"), "--verify", "--trusted-pem", str(pki / "root-ca.pem"),
+           "--untrusted-pem", str(pki / "intermediate-ca.pem"), str(mapped)]
+    ok = subprocess.run(cmd, capture_output=True, text=True)
+    assert ok.returncode == 0 and "OK" in ok.stderr, ok.stderr
+    # and xmlsec1 sees the tampering too
+    tampered = mapped.read_bytes().replace("thử nghiệm chữ ký".encode(), "thử nghiệm chữ kí".encode())
+    mapped.write_bytes(tampered)
+    bad = subprocess.run(cmd, capture_output=True, text=True)
+    assert bad.returncode != 0
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("000.00.00.G22", "000.00.00.G23"),  # recipient
+        ("Về việc thử nghiệm chữ ký", "Về việc khác"),  # subject
+        ("JVBERi0xLjcK", "JVBERi0xLjgK"),  # attachment payload (outside the envelope)
+        ('version="1.0"', 'version="2.0"'),  # an attribute
+    ],
+)
+def test_tampering_any_signed_element_is_detected(signed_bytes, pki, old, new):
+    assert old.encode() in signed_bytes
+    tampered = signed_bytes.replace(old.encode(), new.encode(), 1)
+    report = verify_edxml_signature(tampered, pki / "root-ca.pem")
+    assert report.present and not report.valid
+    assert report.reasons[0].startswith("modified after signing")
+
+
+def test_untrusted_root_and_missing_signature(signed_bytes, pki):
+    report = verify_edxml_signature(signed_bytes, pki / "untrusted-root-ca.pem")
+    assert not report.valid and "untrusted" in report.reasons[0]
+    unsigned = etree.tostring(build_package())
+    none = verify_edxml_signature(unsigned, pki / "root-ca.pem")
+    assert not none.present and not none.valid
+
+
+def test_resigning_replaces_the_old_signature(signed_bytes, agency_key, pki):
+    key, cert, chain = agency_key
+    again = sign_edxml(parse_xml(signed_bytes), key, cert, chain)
+    header = again.find(f"{E}edXMLEnvelope/{E}edXMLHeader")
+    assert [etree.QName(c).localname for c in header].count("Signature") == 1
+    assert verify_edxml_signature(again, pki / "root-ca.pem").valid
+
+
+def test_document_signer_signs_packages_with_the_profile_key(settings, pki):
+    from gateway.signing.sign import DocumentSigner
+
+    with DocumentSigner(settings.profile("ubnd-thu-nghiem")) as signer:
+        signed = signer.sign_edxml(build_package())
+    report = verify_edxml_signature(etree.tostring(signed), pki / "root-ca.pem")
+    assert report.valid and "UBND" in report.signer_subject
