@@ -87,10 +87,26 @@ def _read_input(data: XmlSource, name: str, limits: XmlLimits) -> bytes:
     return raw
 
 
+class _RefuseExternalLoads(etree.Resolver):
+    """Answer every external load libxml2 attempts (DTD, parameter entity, entity) with nothing.
+
+    ``load_dtd=False`` and ``resolve_entities=False`` are not enough: libxml2 still opens the
+    file behind ``<!DOCTYPE r SYSTEM "file:///…">`` and behind a parameter entity referenced in
+    the internal subset (``<!ENTITY % p SYSTEM "file:///dev/zero"> %p;`` hangs the parser).
+    With this resolver nothing is ever read; the DOCTYPE itself is then refused by our checks.
+    """
+
+    def resolve(self, system_url: str, public_id: str, context: Any) -> Any:  # type: ignore[override]
+        return self.resolve_string("", context, base_url=None)
+
+
+_REFUSE_EXTERNAL = _RefuseExternalLoads()
+
+
 def make_parser(limits: XmlLimits = DEFAULT_LIMITS, *, target: object | None = None) -> etree.XMLParser:
     """An lxml parser configured with the gateway's policy (exposed for zeep and xmlschema glue)."""
     huge = limits.max_depth > _LIBXML_MAX_DEPTH or limits.max_text_length > _LIBXML_MAX_TEXT
-    return etree.XMLParser(
+    parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -100,6 +116,8 @@ def make_parser(limits: XmlLimits = DEFAULT_LIMITS, *, target: object | None = N
         collect_ids=False,
         target=target,
     )
+    parser.resolvers.add(_REFUSE_EXTERNAL)
+    return parser
 
 
 def translate_syntax_error(exc: etree.XMLSyntaxError, name: str) -> XmlError:
@@ -267,6 +285,7 @@ def feed_target(
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True, target=guarded
     )
+    parser.resolvers.add(_REFUSE_EXTERNAL)
     total = 0
     try:
         while True:
