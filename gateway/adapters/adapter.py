@@ -228,7 +228,7 @@ class Adapter:
                         None,
                         source,
                     )
-                    for i in self.schema.issues(record)
+                    for i in self.schema.issues(record, prefix=prefix_path(record))
                 ]
             )
         ctx = ConvertContext(organs=self.organs, base_dir=base_dir, parts=parts or {})

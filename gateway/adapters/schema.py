@@ -55,13 +55,21 @@ class LegacySchema:
         """The hot-path check (lxml); False means :meth:`issues` has details."""
         return bool(self._lxml.validate(element))
 
-    def issues(self, element: etree._Element) -> list[ValidationIssue]:
-        """Every schema problem of one document element, with path, line and expectation."""
+    def issues(self, element: etree._Element, *, prefix: str | None = None) -> list[ValidationIssue]:
+        """Every schema problem of one document element, with path, line and expectation.
+
+        ``prefix`` is the element's own path in a larger input (a batch or a SOAP body); xmlschema
+        reports paths from the document element, so they are re-rooted there.
+        """
         found: list[ValidationIssue] = []
+        own = "/" + etree.QName(element).localname
         try:
-            for err in self.rich.iter_errors(element):
-                reason = err.reason or err.message
-                found.append(ValidationIssue(str(reason), path=err.path, line=_line(err.sourceline)))
+            resource = xmlschema.XMLResource(element, allow="none")
+            for err in self.rich.iter_errors(resource, use_location_hints=False):
+                path = err.path
+                if prefix and path and path.startswith(own):
+                    path = prefix.rstrip("/") + path[len(own) :]
+                found.append(ValidationIssue(_reason(err), path=path, line=_line(err.sourceline)))
         except xmlschema.XMLSchemaException as exc:  # pragma: no cover - defensive
             found.append(ValidationIssue(str(exc)))
         if not found:  # xmlschema accepted what lxml refused: report lxml's view
@@ -131,6 +139,19 @@ class LegacySchema:
 
         walk(decl, (), 0)
         return paths, open_
+
+
+def _reason(err: Any) -> str:
+    """xmlschema's reason, with its Python class names replaced by the expected XSD type."""
+    reason = str(err.reason or err.message)
+    cut = reason.find(" for <class ")
+    if cut >= 0:
+        reason = reason[:cut]
+    validator = getattr(err, "validator", None)
+    type_name = getattr(validator, "prefixed_name", None) or getattr(getattr(validator, "type", None), "prefixed_name", None)
+    if type_name and "expected" not in reason:
+        reason += f" (expected {type_name})"
+    return reason
 
 
 def _clark(name: str, namespaces: Mapping[str, str]) -> str:
