@@ -148,7 +148,10 @@ def _check_tree(root: etree._Element, name: str, limits: XmlLimits) -> None:
         raise XmlSecurityError(
             "XInclude is not allowed", location=Location(name, line=el.sourceline, path=tree.getpath(el))
         )
-    if limits.max_depth < _LIBXML_MAX_DEPTH:
+    # libxml2 enforces its own ceilings (depth 256, text 10M) only while huge mode is off; with
+    # huge mode on (a limit above a ceiling) or a limit below one, the check is ours to make.
+    huge = limits.max_depth > _LIBXML_MAX_DEPTH or limits.max_text_length > _LIBXML_MAX_TEXT
+    if huge or limits.max_depth < _LIBXML_MAX_DEPTH:
         too_deep = root.xpath("/*" + "/*" * limits.max_depth)
         if isinstance(too_deep, list) and too_deep:
             first = too_deep[0]
@@ -157,14 +160,17 @@ def _check_tree(root: etree._Element, name: str, limits: XmlLimits) -> None:
                 f"element nesting deeper than {limits.max_depth} levels (max_depth)",
                 location=Location(name, line=line),
             )
-    if limits.max_text_length < _LIBXML_MAX_TEXT:
+    if huge or limits.max_text_length < _LIBXML_MAX_TEXT:
+        cap = limits.max_text_length
         for el in root.iter():
-            text = el.text
-            if text is not None and len(text) > limits.max_text_length:
-                raise XmlLimitError(
-                    f"text of {len(text)} characters, over {limits.max_text_length} (max_text_length)",
-                    location=Location(name, line=el.sourceline, path=tree.getpath(el)),
-                )
+            texts = [("text", el.text), ("tail", el.tail)]
+            texts += [(f"attribute {k}", v) for k, v in el.attrib.items()]
+            for what, text in texts:
+                if text is not None and len(text) > cap:
+                    raise XmlLimitError(
+                        f"{what} of {len(text)} characters, over {cap} (max_text_length)",
+                        location=Location(name, line=el.sourceline, path=tree.getpath(el)),
+                    )
 
 
 def parse_xml(
@@ -234,6 +240,13 @@ class LimitedTarget:
             )
         if tag.startswith(f"{{{XINCLUDE_NS}}}"):
             raise XmlSecurityError("XInclude is not allowed", location=Location(self.name))
+        for key, value in attrib.items():
+            if len(value) > self.limits.max_text_length:
+                raise XmlLimitError(
+                    f"attribute {key} of {len(value)} characters, over {self.limits.max_text_length} "
+                    "(max_text_length)",
+                    location=Location(self.name, path="/" + "/".join(t.rsplit("}", 1)[-1] for t in self._stack)),
+                )
         self._stack.append(tag)
         self._text_len = 0
         return self.inner.start(tag, attrib, nsmap)
