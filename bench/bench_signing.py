@@ -1,0 +1,122 @@
+"""Benchmark: stamp and sign two-page PDFs with the Decree 30 main-document appearance.
+
+Measures, in one run and with the same worker processes:
+
+* floor: plain pyHanko, invisible signature, pre-loaded RSA-2048 key, ``bytes_reserved`` given;
+* main: ``DocumentSigner.sign_main`` with the agency seal found from the placeholder text, B-B;
+* B-T: the same with an RFC 3161 timestamp from the local TSA over HTTP (127.0.0.1).
+
+Prints PDFs/s for each and the ratio main/floor. Goal (issue 4): main >= 30 PDFs/s on this
+machine (2 cores) and within 2x of the floor. Every output is checked to contain a signature
+(the first one of each kind is fully verified) so a broken signer cannot look fast.
+
+Run: ``.venv/bin/python bench/bench_signing.py [--docs 200] [--workers 2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import multiprocessing as mp
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gateway.signing.profiles import SigningSettings, load_signing_settings  # noqa: E402
+from gateway.signing.testing import LocalTimestampAuthority, make_sample_pdf  # noqa: E402
+
+PKI = ROOT / "certs.example"
+_state: dict[str, Any] = {}
+
+
+def _init(kind: str, tsa_url: str | None) -> None:
+    import logging
+
+    logging.getLogger("pyhanko").setLevel(logging.ERROR)
+    settings = load_signing_settings(PKI / "profiles.toml")
+    if kind == "floor":
+        from pyhanko.sign import fields, signers
+
+        from gateway.signing.keys import open_key
+
+        key = open_key(settings.profile("ubnd-thu-nghiem").key)
+        meta = signers.PdfSignatureMetadata(
+            field_name="Floor", md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES
+        )
+        _state["floor"] = signers.PdfSigner(meta, signer=key.signer)
+    else:
+        from gateway.signing.sign import DocumentSigner
+
+        name = "ubnd-thu-nghiem" if kind == "main" else "ubnd-thu-nghiem-bt"
+        _state["signer"] = DocumentSigner(settings.profile(name), settings.trust, tsa_url=tsa_url)
+
+
+def _work(args: tuple[str, bytes]) -> int:
+    kind, pdf = args
+    if kind == "floor":
+        from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+        out = _state["floor"].sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), bytes_reserved=16384).getvalue()
+    else:
+        out = _state["signer"].sign_main(pdf)
+    assert b"/ETSI.CAdES.detached" in out
+    return len(out)
+
+
+def run(kind: str, pdfs: list[bytes], workers: int, tsa_url: str | None = None) -> float:
+    """Seconds to sign all ``pdfs`` with ``workers`` processes (start-up and key loading excluded)."""
+    ctx = mp.get_context("fork")
+    with ctx.Pool(workers, initializer=_init, initargs=(kind, tsa_url)) as pool:
+        pool.map(_work, [(kind, pdfs[0])] * workers, chunksize=1)  # warm every worker
+        t0 = time.perf_counter()
+        sizes = pool.map(_work, [(kind, p) for p in pdfs], chunksize=4)
+        elapsed = time.perf_counter() - t0
+    assert len(sizes) == len(pdfs)
+    return elapsed
+
+
+def check_outputs(settings: SigningSettings, tsa_url: str, pdf: bytes) -> None:
+    from gateway.signing.sign import DocumentSigner
+    from gateway.signing.verify import verify_pdf
+
+    for name, level in (("ubnd-thu-nghiem", "B-B"), ("ubnd-thu-nghiem-bt", "B-T")):
+        with DocumentSigner(settings.profile(name), tsa_url=tsa_url) as s:
+            report = verify_pdf(s.sign_main(pdf), settings.trust)
+        assert report.valid and report.signatures[0].pades_level == level, report.to_dict()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--bt-docs", type=int, default=100)
+    args = parser.parse_args()
+
+    pdfs = [make_sample_pdf(2, number=i) for i in range(args.docs)]
+    settings = load_signing_settings(PKI / "profiles.toml")
+    with LocalTimestampAuthority(PKI) as tsa:
+        check_outputs(settings, tsa.url, pdfs[0])
+        floor = run("floor", pdfs, args.workers)
+        main_t = run("main", pdfs, args.workers)
+        floor_1 = run("floor", pdfs[:50], 1)
+        main_1 = run("main", pdfs[:50], 1)
+        bt = run("bt", pdfs[: args.bt_docs], args.workers, tsa.url)
+
+    n = len(pdfs)
+    print(f"PDFs: {n} two-page A4, RSA-2048, workers: {args.workers} (cpu count {os.cpu_count()})")
+    print(f"floor (pyHanko invisible, cached key): {n / floor:7.1f} PDFs/s  ({1000 * floor / n:.1f} ms/PDF wall)")
+    print(f"main appearance, B-B (seal + placeholder): {n / main_t:7.1f} PDFs/s  ({1000 * main_t / n:.1f} ms/PDF wall)")
+    print(f"ratio main / floor: {main_t / floor:.2f}x   (goal: <= 2.0x, >= 30 PDFs/s)")
+    print(f"single worker: floor {50 / floor_1:.1f} PDFs/s, main {50 / main_1:.1f} PDFs/s, ratio {main_1 / floor_1:.2f}x")
+    print(f"main appearance, B-T via local TSA over HTTP: {args.bt_docs / bt:7.1f} PDFs/s")
+    verdict = "MET" if n / main_t >= 30 and main_t / floor <= 2.0 else "NOT MET"
+    print(f"goal {verdict}")
+
+
+if __name__ == "__main__":
+    main()
