@@ -24,6 +24,7 @@ from typing import IO
 from gateway.edxml.model import (
     NS,
     Attachment,
+    Base64Payload,
     Business,
     EdocPackage,
     MessageHeader,
@@ -56,14 +57,17 @@ def format_datetime(value: datetime) -> str:
     )
 
 
-def _text(value: str, path: str) -> str:
+def _text(value: str, path: str | list[str]) -> str:
     bad = _ILLEGAL_XML.search(value)
     if bad:
+        where = path if isinstance(path, str) else "/".join(path)  # joined only on error
         raise SchemaValidationError(
             "text cannot be written as XML 1.0",
-            [ValidationIssue(f"illegal character U+{ord(bad.group()):04X}", path=path)],
+            [ValidationIssue(f"illegal character U+{ord(bad.group()):04X}", path=where)],
         )
-    return value.translate(_ESCAPES)
+    if "&" in value or "<" in value or ">" in value or "\r" in value:
+        return value.translate(_ESCAPES)
+    return value
 
 
 class _Writer:
@@ -94,7 +98,7 @@ class _Writer:
         """Write ``<edXML:name>value</edXML:name>``; skip None and (unless asked) empty strings."""
         if value is None or (value == "" and not keep_empty):
             return
-        text = _text(str(value), "/".join([*self.path, name]))
+        text = _text(value if isinstance(value, str) else str(value), [*self.path, name])
         self.parts.append(f"<edXML:{name}>{text}</edXML:{name}>\n")
 
 
@@ -280,6 +284,10 @@ def _attachment(w: _Writer, att: Attachment) -> None:
     w.raw(f"<ContentType>{_text(wire_type, 'Attachment/ContentType')}</ContentType>\n")
     w.raw(f'<edXML:ContentTransferEncoded xmlns:edXML="{NS}">')
     w.flush()
+    if isinstance(att.payload, Base64Payload) and not att.transfer_zipped:
+        w.out.write(att.payload.encoded)  # validated and canonical when the reader made it
+        w.raw("</edXML:ContentTransferEncoded>\n</Attachment>\n")
+        return
     source: IO[bytes] = io.BytesIO(_zip_one(att)) if att.transfer_zipped else att.payload.open()
     with source:
         while chunk := source.read(_B64_CHUNK):

@@ -10,6 +10,7 @@ store and be streamed; two payloads are equal when their SHA-256 digests are equ
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 from dataclasses import dataclass, field
@@ -266,6 +267,44 @@ class BytesPayload:
     """A payload held in memory; fine for the small files of tests and adapters."""
 
     data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def open(self) -> IO[bytes]:
+        return io.BytesIO(self.data)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Payload) and other.sha256 == self.sha256
+
+    def __hash__(self) -> int:
+        return hash(self.sha256)
+
+
+class Base64Payload:
+    """A payload kept in its (validated, canonical) base64 form and decoded only on demand.
+
+    A relay that parses a package and builds it again never needs the decoded bytes, so the
+    reader keeps small attachments encoded and the builder writes them back unchanged; the
+    SHA-256 and the bytes are computed the first time someone asks.
+    """
+
+    __slots__ = ("_decoded", "encoded")
+
+    def __init__(self, encoded: bytes):
+        self.encoded = encoded
+        self._decoded: bytes | None = None
+
+    @property
+    def data(self) -> bytes:
+        if self._decoded is None:
+            self._decoded = base64.b64decode(self.encoded)
+        return self._decoded
 
     @property
     def sha256(self) -> str:

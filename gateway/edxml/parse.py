@@ -12,6 +12,7 @@ and all of them are raised together in one :class:`SchemaValidationError`.
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import zipfile
@@ -22,7 +23,7 @@ from typing import IO, Protocol
 from lxml import etree
 
 from gateway.edxml import reader_fields as f
-from gateway.edxml.model import LEGACY_NS, NS, Attachment, BytesPayload, EdocPackage, Package, Payload
+from gateway.edxml.model import LEGACY_NS, NS, Attachment, Base64Payload, BytesPayload, EdocPackage, Package, Payload
 from gateway.edxml.schema import schema_issues
 from gateway.edxml.splice import PAYLOAD_ATTR, splice
 from gateway.errors import EdxmlFormatError, Location, SchemaValidationError, ValidationIssue, XmlSyntaxError
@@ -82,8 +83,21 @@ def _unzip_single(blob: IO[bytes], name: str, index: int) -> IO[bytes] | None:
     return zf.open(entries[0])
 
 
-def _materialise(raw: IO[bytes], store: PayloadStore | None, name: str, index: int) -> tuple[Payload, bool]:
-    """Unzip a one-entry ZIP if that is what arrived, then put the file in the store (or memory)."""
+def _materialise(
+    raw: IO[bytes], store: PayloadStore | None, name: str, index: int, *, encoded: bool = False
+) -> tuple[Payload, bool]:
+    """Unzip a one-entry ZIP if that is what arrived, then put the file in the store (or memory).
+
+    ``encoded`` means ``raw`` holds validated base64 text (the in-memory path): it stays encoded
+    unless it is a ZIP, or its encoding is not canonical (so rebuilding stays byte-identical).
+    """
+    if encoded:
+        text = raw.read()
+        payload = Base64Payload(text)
+        if text[:8] and base64.b64decode(text[:8])[:4] == ZIP_MAGIC or not _canonical_b64(text):
+            raw = io.BytesIO(payload.data)
+        else:
+            return payload, False
     head = raw.read(4)
     raw.seek(0)
     stream: IO[bytes] = raw
@@ -97,6 +111,12 @@ def _materialise(raw: IO[bytes], store: PayloadStore | None, name: str, index: i
     if store is not None:
         return store.put_stream(stream), zipped
     return BytesPayload(stream.read()), zipped
+
+
+def _canonical_b64(text: bytes) -> bool:
+    """True when re-encoding the decoded bytes gives ``text`` back (padding bits are zero)."""
+    tail = text[-4:]
+    return not tail or base64.b64encode(base64.b64decode(tail)) == tail
 
 
 def parse_package(
@@ -118,7 +138,9 @@ def parse_package(
     stream, name = _open_source(source, source_name)
     owns = stream is not source
     try:
-        spliced = splice(stream, source=name, max_skeleton=lim.max_bytes, max_total=max_package_bytes)
+        spliced = splice(
+            stream, source=name, max_skeleton=lim.max_bytes, max_total=max_package_bytes, keep_encoded=store is None
+        )
     finally:
         if owns:
             stream.close()
@@ -240,12 +262,14 @@ def _one_attachment(
     name: str,
     index: int,
 ) -> Attachment | None:
+    encoded = store is None  # spliced text stays base64 on the in-memory path
     if raw is None:
+        encoded = False
         raw = reader.inline_payload(el)
         if raw is None:
             reader.issue(el, f"attachment {cid!r} has no ContentTransferEncoded content")
             return None
-    payload, zipped = _materialise(raw, store, name, index)
+    payload, zipped = _materialise(raw, store, name, index, encoded=encoded)
     src = ref if ref is not None else el
     file_name = reader.text(src, "AttachmentName") or reader.text(el, "AttachmentName")
     ctype = reader.text(src, "ContentType") or reader.text(el, "ContentType") or "application/octet-stream"

@@ -63,9 +63,19 @@ _LOOKS_LIKE_DATETIME = re.compile(r"^\d{1,4}[/-]\d{1,2}[/-]\d{1,4}[T ]\d")
 _FRACTION_OR_ZONE = re.compile(r"(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
+_CANONICAL_DATE = re.compile(r"(\d{4})/(\d{2})/(\d{2})")
+_CANONICAL_DATETIME = re.compile(r"(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2})")
+
+
 def parse_date(text: str) -> tuple[date, bool]:
     """Parse a date in an accepted form; the flag says whether the form was the canonical one."""
     value = text.strip()
+    m = _CANONICAL_DATE.fullmatch(value)
+    if m:
+        try:
+            return date(int(m[1]), int(m[2]), int(m[3])), True
+        except ValueError as exc:
+            raise ValueError(f"{text!r} is not a valid date ({exc})") from exc
     if _LOOKS_LIKE_DATETIME.match(value):
         try:
             dt, _ = parse_datetime(value)
@@ -84,6 +94,12 @@ def parse_date(text: str) -> tuple[date, bool]:
 def parse_datetime(text: str) -> tuple[datetime, bool]:
     """Parse a date-time in an accepted form (ISO zones are dropped after conversion to UTC+7)."""
     value = text.strip()
+    m = _CANONICAL_DATETIME.fullmatch(value)
+    if m:
+        try:
+            return datetime(int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]), int(m[6])), True
+        except ValueError as exc:
+            raise ValueError(f"{text!r} is not a valid date-time ({exc})") from exc
     iso = _FRACTION_OR_ZONE.search(value)
     if "T" in value and iso and (iso.group(1) or iso.group(2)):
         try:
@@ -119,18 +135,33 @@ class Reader:
         self.tree = tree
         self.warnings = warnings
         self.issues: list[ValidationIssue] = []
+        self._indexes: dict[etree._Element, dict[str, list[etree._Element]]] = {}
 
     # -- navigation ---------------------------------------------------------------------------
     def issue(self, el: etree._Element, message: str) -> None:
         self.issues.append(ValidationIssue(message, path=self.tree.getpath(el), line=el.sourceline))
 
+    def _index(self, el: etree._Element) -> dict[str, list[etree._Element]]:
+        """Children of ``el`` by local name, built once per element (lookups are then O(1))."""
+        cached = self._indexes.get(el)
+        if cached is None:
+            cached = {}
+            for c in el:
+                tag = c.tag
+                if isinstance(tag, str):
+                    cached.setdefault(tag.rpartition("}")[2], []).append(c)
+            self._indexes[el] = cached  # the key also keeps the lxml proxy alive
+        return cached
+
     def children(self, el: etree._Element, name: str) -> list[etree._Element]:
-        return [c for c in el if _local(c) == name]
+        return self._index(el).get(name, [])
 
     def child(self, el: etree._Element, *names: str) -> etree._Element | None:
-        for c in el:
-            if _local(c) in names:
-                return c
+        index = self._index(el)
+        for name in names:
+            found = index.get(name)
+            if found:
+                return found[0]
         return None
 
     def child_or_self(self, el: etree._Element, name: str) -> etree._Element:

@@ -13,7 +13,7 @@ from pathlib import Path
 from lxml import etree
 
 from gateway.errors import ConfigurationError, Location, SchemaValidationError, ValidationIssue
-from gateway.xml import XmlLimits, parse_xml
+from gateway.xml import XmlLimits, parse_schema_document, parse_xml
 
 NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 
@@ -32,7 +32,7 @@ def load_schema(kind: str) -> etree.XMLSchema:
     path = schemas_dir() / f"{kind}.xsd"
     if not path.is_file():
         raise ConfigurationError(f"edXML schema {path} not found (set LIENTHONG_SCHEMAS_DIR?)")
-    doc = parse_xml(path, base_url=path.as_uri())
+    doc = parse_schema_document(path, folder=path.parent)
     try:
         return etree.XMLSchema(doc)
     except etree.XMLSchemaParseError as exc:

@@ -11,7 +11,6 @@ the skeleton and decoded from the tree later, so the scanner never decides what 
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 import tempfile
@@ -24,23 +23,32 @@ _CHUNK = 1 << 20
 _SPOOL = 4 << 20
 _START = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?ContentTransferEncoded(?:\s[^<>]*)?>")
 _TAIL = 256  # bytes kept between chunks so a start tag split across chunks is still found
-_WS = re.compile(rb"\s+")
+_WS = b" \t\r\n"
 PAYLOAD_ATTR = "lienthong-payload"
 """Attribute added to each spliced element in the skeleton: the index of its payload."""
 
 
-class Base64Sink:
-    """Incremental base64 decoder writing into a spooled temporary file."""
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 
-    def __init__(self, source: str, index: int):
+
+class Base64Sink:
+    """Incremental base64 decoder writing into a spooled temporary file.
+
+    With ``keep_encoded`` it only validates (alphabet, length, padding) and keeps the text
+    itself: small attachments are then decoded lazily (see ``Base64Payload``).
+    """
+
+    def __init__(self, source: str, index: int, *, keep_encoded: bool = False):
         self.source = source
         self.index = index
+        self.keep_encoded = keep_encoded
         self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL)  # noqa: SIM115
         self._pending = b""
         self.encoded_chars = 0
+        self._padded = False
 
     def write(self, chunk: bytes) -> None:
-        data = self._pending + _WS.sub(b"", chunk)
+        data = self._pending + chunk.translate(None, _WS)
         usable = len(data) - len(data) % 4
         self._pending = data[usable:]
         if usable:
@@ -48,8 +56,17 @@ class Base64Sink:
             self._decode(data[:usable])
 
     def _decode(self, data: bytes) -> None:
+        if self.keep_encoded:
+            if self._padded or data.translate(None, _B64_ALPHABET) or b"=" in data[:-2]:
+                raise XmlSyntaxError(
+                    f"attachment {self.index + 1}: ContentTransferEncoded is not valid base64",
+                    location=Location(self.source),
+                )
+            self._padded = data.endswith(b"=")
+            self.file.write(data)
+            return
         try:
-            self.file.write(base64.b64decode(data, validate=True))
+            self.file.write(binascii.a2b_base64(data, strict_mode=True))
         except binascii.Error as exc:
             raise XmlSyntaxError(
                 f"attachment {self.index + 1}: ContentTransferEncoded is not valid base64 ({exc})",
@@ -89,8 +106,13 @@ def _strip_prefix(buf: bytes) -> tuple[bytes, int]:
     return buf[start:], start
 
 
-def splice(stream: IO[bytes], *, source: str, max_skeleton: int, max_total: int) -> SplicedPackage:
-    """Read ``stream`` once, returning the skeleton and decoded attachment payloads."""
+def splice(
+    stream: IO[bytes], *, source: str, max_skeleton: int, max_total: int, keep_encoded: bool = False
+) -> SplicedPackage:
+    """Read ``stream`` once, returning the skeleton and the attachment payloads.
+
+    Payloads are decoded bytes, or with ``keep_encoded`` validated base64 text.
+    """
     out = bytearray()
     result = SplicedPackage(b"")
     sink: Base64Sink | None = None
@@ -140,7 +162,7 @@ def splice(stream: IO[bytes], *, source: str, max_skeleton: int, max_total: int)
                 # Mark the element with its payload index; the parser pops the attribute again.
                 out += buf[: m.end() - 1] + b' %s="%d">' % (PAYLOAD_ATTR.encode(), len(result.payloads))
                 buf = buf[m.end() :]
-                sink = Base64Sink(source, len(result.payloads))
+                sink = Base64Sink(source, len(result.payloads), keep_encoded=keep_encoded)
             if len(out) > max_skeleton:
                 raise XmlLimitError(
                     f"package header and manifest exceed {max_skeleton} bytes (max_bytes)",

@@ -1,0 +1,41 @@
+# Common tasks. `make demo` and `make test` are the two commands of the README; both set up first.
+SHELL := /bin/bash
+VENV := .venv/bin
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: setup demo test test-pg lint typecheck pytest bench lock fixtures clean
+
+setup:            ## install Debian packages, .venv from requirements.lock, and lienthong itself
+	@bash scripts/setup.sh
+
+demo: setup       ## the main job on the embedded default (SQLite under ./var)
+	@bash scripts/demo.sh
+
+test: setup lint typecheck pytest   ## everything CI checks on SQLite
+
+lint:
+	$(VENV)/ruff check gateway tests bench dags adapters certs.example scripts
+
+typecheck:
+	$(VENV)/mypy
+
+# pytest exits 5 when it collected nothing: report it as the failure it is.
+pytest:
+	@$(VENV)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make: pytest collected no tests" >&2; fi; exit $$rc
+
+test-pg: setup    ## the database tests again, against PostgreSQL ($(PG_URL))
+	@LIENTHONG_TEST_DATABASE_URL=$(PG_URL) $(VENV)/python -m pytest -q -p no:cacheprovider -m db; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make: no database tests were collected" >&2; fi; exit $$rc
+
+bench: setup      ## every benchmark; each prints its figures and its ratio to a baseline
+	@for b in bench/bench_*.py; do echo "== $$b"; $(VENV)/python $$b || exit 1; done
+
+lock:             ## recompile requirements.lock from requirements.in
+	uv pip compile --python-version 3.11 requirements.in -o requirements.lock
+
+fixtures: setup   ## regenerate tests/fixtures/edxml from the samples
+	$(VENV)/python tests/fixtures/edxml/make_fixtures.py
+
+clean:
+	rm -rf var .mypy_cache .ruff_cache .pytest_cache
