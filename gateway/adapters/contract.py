@@ -39,7 +39,9 @@ class ContractCheck:
 
     def __str__(self) -> str:
         mark = "ok  " if self.ok else "FAIL"
-        return f"{mark} {self.adapter} {self.fixture} [{self.check}]" + (f": {self.detail}" if self.detail else "")
+        return f"{mark} {self.adapter} {self.fixture} [{self.check}]" + (
+            f": {self.detail}" if self.detail else ""
+        )
 
 
 def canonical(data: bytes, *, source: str) -> bytes:
@@ -53,7 +55,8 @@ def canonical(data: bytes, *, source: str) -> bytes:
 def _first_difference(a: bytes, b: bytes) -> str:
     for i, (x, y) in enumerate(zip(a, b, strict=False)):
         if x != y:
-            return f"first difference at byte {i}: got {a[max(0, i - 30) : i + 30]!r}, expected {b[max(0, i - 30) : i + 30]!r}"
+            got, want = a[max(0, i - 30) : i + 30], b[max(0, i - 30) : i + 30]
+            return f"first difference at byte {i}: got {got!r}, expected {want!r}"
     return f"lengths differ ({len(a)} vs {len(b)} bytes)"
 
 
@@ -77,8 +80,10 @@ def run_contract(adapter: Adapter, *, update: bool = False) -> list[ContractChec
         want = int(match.group(1))
         results = adapter.translate_bytes(path.read_bytes(), source=path.name, base_dir=path.parent)
         got = sum(len(r.errors) for r in results)
-        detail = "" if got == want else f"expected {want} errors, got {got}: " + "; ".join(
-            str(e) for r in results for e in r.errors
+        detail = (
+            ""
+            if got == want
+            else f"expected {want} errors, got {got}: " + "; ".join(str(e) for r in results for e in r.errors)
         )
         checks.append(ContractCheck(code, path.name, "errors", got == want, detail))
     return checks
@@ -100,11 +105,17 @@ def _forward(adapter: Adapter, path: Path, update: bool) -> list[ContractCheck]:
                    != canonical(result.edxml, source=name)):  # fmt: skip
         expected.write_bytes(result.edxml)
     if not expected.exists():
-        out.append(ContractCheck(code, name, "expected", False, f"{expected.name} missing (run with --update)"))
+        out.append(
+            ContractCheck(code, name, "expected", False, f"{expected.name} missing (run with --update)")
+        )
     else:
         got = canonical(result.edxml, source=name)
         want = canonical(expected.read_bytes(), source=expected.name)
-        out.append(ContractCheck(code, name, "expected", got == want, "" if got == want else _first_difference(got, want)))
+        out.append(
+            ContractCheck(
+                code, name, "expected", got == want, "" if got == want else _first_difference(got, want)
+            )
+        )
     if "to_legacy" in adapter.manifest.directions:
         out.append(_round_trip(adapter, name, result.package))
     return out
@@ -120,10 +131,16 @@ def _round_trip(adapter: Adapter, name: str, package: object) -> ContractCheck:
     except GatewayError as exc:
         return ContractCheck(adapter.code, name, "round-trip", False, str(exc))
     if len(again) != 1 or not again[0].ok:
-        return ContractCheck(adapter.code, name, "round-trip", False, "; ".join(str(e) for r in again for e in r.errors))
+        return ContractCheck(
+            adapter.code, name, "round-trip", False, "; ".join(str(e) for r in again for e in r.errors)
+        )
     same = again[0].package == package
     return ContractCheck(
-        adapter.code, name, "round-trip", same, "" if same else "package differs after legacy → edXML → legacy → edXML"
+        adapter.code,
+        name,
+        "round-trip",
+        same,
+        "" if same else "package differs after legacy → edXML → legacy → edXML",
     )
 
 
@@ -146,7 +163,11 @@ def _reverse(adapter: Adapter, path: Path, update: bool) -> list[ContractCheck]:
         return [ContractCheck(code, name, "to-legacy", same, "" if same else "MIME output differs")]
     got = canonical(legacy.data, source=name)
     want = canonical(expected.read_bytes(), source=expected.name)
-    return [ContractCheck(code, name, "to-legacy", got == want, "" if got == want else _first_difference(got, want))]
+    return [
+        ContractCheck(
+            code, name, "to-legacy", got == want, "" if got == want else _first_difference(got, want)
+        )
+    ]
 
 
 __all__ = ["ContractCheck", "canonical", "run_contract"]

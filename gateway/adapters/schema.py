@@ -148,7 +148,9 @@ def _reason(err: Any) -> str:
     if cut >= 0:
         reason = reason[:cut]
     validator = getattr(err, "validator", None)
-    type_name = getattr(validator, "prefixed_name", None) or getattr(getattr(validator, "type", None), "prefixed_name", None)
+    type_name = getattr(validator, "prefixed_name", None) or getattr(
+        getattr(validator, "type", None), "prefixed_name", None
+    )
     if type_name and "expected" not in reason:
         reason += f" (expected {type_name})"
     return reason
