@@ -117,7 +117,7 @@ class _LocalFolderOnly(etree.Resolver):
         except OSError:
             return self.resolve_string("", context, base_url=None)
         if resolved.is_file() and resolved.is_relative_to(self.folder):
-            return self.resolve_filename(str(resolved), context)
+            return self.resolve_filename(str(resolved), context)  # type: ignore[attr-defined]
         return self.resolve_string("", context, base_url=None)
 
 
@@ -150,7 +150,7 @@ def make_parser(limits: XmlLimits = DEFAULT_LIMITS, *, target: object | None = N
         huge_tree=huge,
         remove_blank_text=False,
         collect_ids=False,
-        target=target,
+        target=target,  # type: ignore[arg-type]
     )
     parser.resolvers.add(_REFUSE_EXTERNAL)
     return parser
@@ -176,13 +176,19 @@ def translate_syntax_error(exc: etree.XMLSyntaxError, name: str) -> XmlError:
     return XmlSyntaxError(f"malformed XML: {msg}", location=loc)
 
 
+def source_line(el: etree._Element) -> int | None:
+    """The element's line in its source (lxml's stubs type ``sourceline`` loosely)."""
+    line = getattr(el, "sourceline", None)
+    return line if isinstance(line, int) else None
+
+
 def _check_tree(root: etree._Element, name: str, limits: XmlLimits) -> None:
     tree = root.getroottree()
     if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:
         raise XmlSecurityError("a DOCTYPE/DTD is not allowed in gateway XML inputs", location=Location(name))
     for el in root.iter(f"{{{XINCLUDE_NS}}}*"):
         raise XmlSecurityError(
-            "XInclude is not allowed", location=Location(name, line=el.sourceline, path=tree.getpath(el))
+            "XInclude is not allowed", location=Location(name, line=source_line(el), path=tree.getpath(el))
         )
     # libxml2 enforces its own ceilings (depth 256, text 10M) only while huge mode is off; with
     # huge mode on (a limit above a ceiling) or a limit below one, the check is ours to make.
@@ -191,7 +197,7 @@ def _check_tree(root: etree._Element, name: str, limits: XmlLimits) -> None:
         too_deep = root.xpath("/*" + "/*" * limits.max_depth)
         if isinstance(too_deep, list) and too_deep:
             first = too_deep[0]
-            line = first.sourceline if isinstance(first, etree._Element) else None
+            line = source_line(first) if isinstance(first, etree._Element) else None
             raise XmlLimitError(
                 f"element nesting deeper than {limits.max_depth} levels (max_depth)",
                 location=Location(name, line=line),
@@ -205,7 +211,7 @@ def _check_tree(root: etree._Element, name: str, limits: XmlLimits) -> None:
                 if text is not None and len(text) > cap:
                     raise XmlLimitError(
                         f"{what} of {len(text)} characters, over {cap} (max_text_length)",
-                        location=Location(name, line=el.sourceline, path=tree.getpath(el)),
+                        location=Location(name, line=source_line(el), path=tree.getpath(el)),
                     )
 
 
@@ -230,7 +236,7 @@ def parse_xml(
     if not raw.strip():
         raise XmlSyntaxError("not an XML document (input is empty)", location=Location(name))
     try:
-        root = etree.fromstring(raw, make_parser(lim), base_url=base_url)
+        root = etree.fromstring(raw, make_parser(lim), base_url=base_url or "")
     except etree.XMLSyntaxError as exc:
         raise translate_syntax_error(exc, name) from exc
     if root is None:  # pragma: no cover - lxml raises instead, kept for type narrowing
@@ -332,7 +338,11 @@ def feed_target(
     guarded = LimitedTarget(target, lim, source, streamed)
     # huge_tree lets libxml2 hand over big text nodes; our LimitedTarget enforces the real limits.
     parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True, target=guarded
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=True,
+        target=guarded,  # type: ignore[arg-type]
     )
     parser.resolvers.add(_REFUSE_EXTERNAL)
     total = 0
@@ -362,5 +372,6 @@ __all__ = [
     "make_parser",
     "parse_schema_document",
     "parse_xml",
+    "source_line",
     "translate_syntax_error",
 ]

@@ -233,7 +233,7 @@ def _extract(args: argparse.Namespace) -> int:
             if target.exists() and not args.force:
                 print(f"{target}: exists, skipped (use --force to overwrite)", file=sys.stderr)
                 continue
-            with att.payload.open() as src, open(target, "wb") as dst:
+            with att.payload.open() as src, target.open("wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
             print(f"{target}  {att.size} bytes  sha256 {att.sha256}")
     return 0

@@ -35,7 +35,7 @@ def write_big_package(path: Path, store: BlobStore, attachment_size: int) -> str
     base = sample_edoc(attachments=1)
     att = replace(base.attachments[0], payload=blob)
     pkg = replace(base, attachments=(Attachment(att.content_id, att.name, att.content_type, blob, att.description),))
-    with open(path, "wb") as out:
+    with path.open("wb") as out:
         write_package(pkg, out)
         out.flush()
         os.fsync(out.fileno())

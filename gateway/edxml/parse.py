@@ -18,6 +18,7 @@ import os
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import IO, Protocol
 
 from lxml import etree
@@ -27,7 +28,7 @@ from gateway.edxml.model import LEGACY_NS, NS, Attachment, Base64Payload, BytesP
 from gateway.edxml.schema import schema_issues
 from gateway.edxml.splice import PAYLOAD_ATTR, splice
 from gateway.errors import EdxmlFormatError, Location, SchemaValidationError, ValidationIssue, XmlSyntaxError
-from gateway.xml import XmlLimits, parse_xml
+from gateway.xml import XmlLimits, parse_xml, source_line
 
 ZIP_MAGIC = b"PK\x03\x04"
 
@@ -60,7 +61,7 @@ def _open_source(source: bytes | str | os.PathLike[str] | IO[bytes], name: str |
         return io.BytesIO(bytes(source)), name or "<bytes>"
     if isinstance(source, (str, os.PathLike)):
         try:
-            return open(source, "rb"), name or str(source)  # noqa: SIM115 - closed by caller
+            return Path(source).open("rb"), name or str(source)
         except OSError as exc:
             raise EdxmlFormatError(f"cannot open package: {exc.strerror}", location=Location(str(source))) from exc
     return source, name or getattr(source, "name", None) or "<stream>"
@@ -94,7 +95,7 @@ def _materialise(
     if encoded:
         text = raw.read()
         payload = Base64Payload(text)
-        if text[:8] and base64.b64decode(text[:8])[:4] == ZIP_MAGIC or not _canonical_b64(text):
+        if (text[:8] and base64.b64decode(text[:8])[:4] == ZIP_MAGIC) or not _canonical_b64(text):
             raw = io.BytesIO(payload.data)
         else:
             return payload, False
@@ -151,8 +152,8 @@ def parse_package(
             warnings.append(f"ignored {spliced.stray_prefix} stray bytes before the XML declaration")
         payload_of: dict[etree._Element, IO[bytes]] = {}  # the key keeps the lxml proxy alive
         for el in root.iter(f"{{{NS}}}ContentTransferEncoded", "ContentTransferEncoded"):
-            idx = el.attrib.pop(PAYLOAD_ATTR, None)
-            if idx is not None and idx.isdigit() and int(idx) < len(spliced.payloads):
+            idx = str(el.attrib.pop(PAYLOAD_ATTR, ""))
+            if idx.isdigit() and int(idx) < len(spliced.payloads):
                 payload_of[el] = spliced.payloads[int(idx)]
         _check_root(root, name)
         issues = schema_issues(root) if check_schema else []
@@ -201,17 +202,17 @@ def _check_root(root: etree._Element, name: str) -> None:
     if qname.localname != "edXML" and qname.localname != "Envelope":
         raise EdxmlFormatError(
             f"root element is <{qname.localname}>, expected <edXML> in namespace {NS}",
-            location=Location(name, line=root.sourceline),
+            location=Location(name, line=source_line(root)),
         )
     if qname.namespace == LEGACY_NS or qname.localname == "Envelope":
         raise EdxmlFormatError(
             "this is a pre-QCVN (2011, e-doc.vn) package; translate it with the edxml_2011 adapter",
-            location=Location(name, line=root.sourceline),
+            location=Location(name, line=source_line(root)),
         )
     if qname.namespace != NS:
         raise EdxmlFormatError(
             f"root element is in namespace {qname.namespace or '(none)'}, expected {NS}",
-            location=Location(name, line=root.sourceline),
+            location=Location(name, line=source_line(root)),
         )
 
 

@@ -41,6 +41,7 @@ from gateway.edxml.model import (
     TraceHeaderList,
 )
 from gateway.errors import ValidationIssue
+from gateway.xml import source_line
 
 _DATE_FORMS = (
     ("%Y/%m/%d", True),
@@ -139,7 +140,7 @@ class Reader:
 
     # -- navigation ---------------------------------------------------------------------------
     def issue(self, el: etree._Element, message: str) -> None:
-        self.issues.append(ValidationIssue(message, path=self.tree.getpath(el), line=el.sourceline))
+        self.issues.append(ValidationIssue(message, path=self.tree.getpath(el), line=source_line(el)))
 
     def _index(self, el: etree._Element) -> dict[str, list[etree._Element]]:
         """Children of ``el`` by local name, built once per element (lookups are then O(1))."""
@@ -163,6 +164,12 @@ class Reader:
             if found:
                 return found[0]
         return None
+
+    def texts(self, el: etree._Element | None, name: str) -> tuple[str, ...]:
+        """Stripped texts of every child called ``name`` (a list element like ToPlaces)."""
+        if el is None:
+            return ()
+        return tuple((c.text or "").strip() for c in self.children(el, name))
 
     def child_or_self(self, el: etree._Element, name: str) -> etree._Element:
         """The named child for pointing an issue at, or ``el`` itself when it is absent."""
@@ -393,7 +400,7 @@ class Reader:
             ),
             content=self.text(h, "Content"),
             due_date=self.date_of(h, "DueDate"),
-            to_places=tuple((p.text or "").strip() for p in self.children(places, "Place")) if places is not None else (),
+            to_places=self.texts(places, "Place"),
             other_info=OtherInfo(
                 priority=Priority(priority),
                 sphere_of_promulgation=self.text(other, "SphereOfPromulgation"),
@@ -401,9 +408,7 @@ class Reader:
                 promulgation_amount=self.integer(other, "PromulgationAmount"),
                 page_amount=self.integer(other, "PageAmount"),
                 direction=None if direction is None else direction.lower() == "true",
-                appendixes=tuple((a.text or "").strip() for a in self.children(appendixes, "Appendix"))
-                if appendixes is not None
-                else (),
+                appendixes=self.texts(appendixes, "Appendix"),
             ),
             response_for=tuple(responses),
             steering_type=SteeringType(steering),
