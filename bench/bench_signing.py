@@ -109,10 +109,12 @@ def main() -> None:
 
     n = len(pdfs)
     print(f"PDFs: {n} two-page A4, RSA-2048, workers: {args.workers} (cpu count {os.cpu_count()})")
-    print(f"floor (pyHanko invisible, cached key): {n / floor:7.1f} PDFs/s  ({1000 * floor / n:.1f} ms/PDF wall)")
-    print(f"main appearance, B-B (seal + placeholder): {n / main_t:7.1f} PDFs/s  ({1000 * main_t / n:.1f} ms/PDF wall)")
+    print(f"floor (pyHanko invisible, cached key): {n / floor:7.1f} PDFs/s ({1000 * floor / n:.1f} ms/PDF wall)")
+    print(f"main appearance, B-B (seal + placeholder): {n / main_t:7.1f} PDFs/s ({1000 * main_t / n:.1f} ms/PDF wall)")
     print(f"ratio main / floor: {main_t / floor:.2f}x   (goal: <= 2.0x, >= 30 PDFs/s)")
-    print(f"single worker: floor {50 / floor_1:.1f} PDFs/s, main {50 / main_1:.1f} PDFs/s, ratio {main_1 / floor_1:.2f}x")
+    print(
+        f"single worker: floor {50 / floor_1:.1f} PDFs/s, main {50 / main_1:.1f} PDFs/s, ratio {main_1 / floor_1:.2f}x"
+    )
     print(f"main appearance, B-T via local TSA over HTTP: {args.bt_docs / bt:7.1f} PDFs/s")
     verdict = "MET" if n / main_t >= 30 and main_t / floor <= 2.0 else "NOT MET"
     print(f"goal {verdict}")

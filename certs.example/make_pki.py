@@ -111,7 +111,9 @@ def _crl(
         .last_update(NOT_BEFORE)
         .next_update(NOT_AFTER)
         .add_extension(x509.CRLNumber(number), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[1].public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[1].public_key()), critical=False
+        )
     )
     for cert in revoked:
         entry = (
@@ -182,7 +184,9 @@ def make_pki(out: Path) -> None:
     """Write the whole test PKI into ``out`` (created if missing)."""
     out.mkdir(parents=True, exist_ok=True)
     root_key = _key()
-    root = _cert(_name("Lienthong Test Root CA", "Lienthong Test PKI"), root_key, 1, None, ca=True, path_len=1)
+    root = _cert(
+        _name("Lienthong Test Root CA", "Lienthong Test PKI"), root_key, 1, None, ca=True, path_len=1
+    )
     inter_key = _key()
     inter = _cert(
         _name("Lienthong Test Issuing CA", "Lienthong Test PKI"),
@@ -203,7 +207,12 @@ def make_pki(out: Path) -> None:
             _name("Nguyễn Văn An", "UBND tỉnh Thử Nghiệm", title="Chủ tịch", uid="CCCD:001080000001"),
             None,
         ),
-        ("tsa", 0x1003, _name("Lienthong Test TSA", "Lienthong Test PKI"), [ExtendedKeyUsageOID.TIME_STAMPING]),
+        (
+            "tsa",
+            0x1003,
+            _name("Lienthong Test TSA", "Lienthong Test PKI"),
+            [ExtendedKeyUsageOID.TIME_STAMPING],
+        ),
         (
             "revoked",
             0x1004,
@@ -213,13 +222,18 @@ def make_pki(out: Path) -> None:
     ]
     for name, serial, subject, eku in specs:
         key = _key()
-        leaves[name] = (_cert(subject, key, serial, issuing, ca=False, eku=eku, crl_name="intermediate.crl"), key)
+        leaves[name] = (
+            _cert(subject, key, serial, issuing, ca=False, eku=eku, crl_name="intermediate.crl"),
+            key,
+        )
 
     rogue_key = _key()
     rogue = _cert(_name("Untrusted Root CA", "Nobody"), rogue_key, 1, None, ca=True, path_len=0)
     ukey = _key()
     leaves["untrusted-signer"] = (
-        _cert(_name("Người Lạ", "Nobody", uid="CCCD:000000000000"), ukey, 0x2001, (rogue, rogue_key), ca=False),
+        _cert(
+            _name("Người Lạ", "Nobody", uid="CCCD:000000000000"), ukey, 0x2001, (rogue, rogue_key), ca=False
+        ),
         ukey,
     )
 

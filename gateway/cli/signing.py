@@ -49,7 +49,9 @@ def register(subparsers: Any) -> None:
     sign.add_argument("-o", "--output", type=Path, required=True, help="output PDF (or folder for a batch)")
     sign.add_argument("--profile", required=True, help="profile name in the profiles file")
     sign.add_argument("--profiles", help="signing profiles TOML (default: $LIENTHONG_SIGNING_PROFILES)")
-    sign.add_argument("--role", choices=["main", "attachment", "copy"], default="main", help="appearance (default main)")
+    sign.add_argument(
+        "--role", choices=["main", "attachment", "copy"], default="main", help="appearance (default main)"
+    )
     sign.add_argument("--ref", help='main document number/notation for --role attachment, e.g. "123/QĐ-UBND"')
     sign.add_argument("--copy-form", default="SAO Y", help='copy form for --role copy (default "SAO Y")')
     sign.add_argument("--copy-agency", help="copying agency for --role copy (default: profile agency_name)")
@@ -66,7 +68,9 @@ def register(subparsers: Any) -> None:
         "roots, revocation (CRLs and embedded validation data), time, and agency/signer role.",
     )
     verify.add_argument("pdfs", nargs="+", type=Path, help="PDF files to verify")
-    verify.add_argument("--profiles", help="take [trust] from this profiles TOML (default: $LIENTHONG_SIGNING_PROFILES)")
+    verify.add_argument(
+        "--profiles", help="take [trust] from this profiles TOML (default: $LIENTHONG_SIGNING_PROFILES)"
+    )
     verify.add_argument("--trust-root", action="append", type=Path, default=[], help="trusted root PEM (repeatable)")
     verify.add_argument("--intermediate", action="append", type=Path, default=[], help="intermediate CA PEM")
     verify.add_argument("--crl", action="append", type=Path, default=[], help="CRL file (DER or PEM)")
@@ -108,18 +112,20 @@ def _sign(args: argparse.Namespace) -> int:
     else:
         targets = [(args.input, args.output)]
     failures = 0
-    with DocumentSigner(profile, settings.trust, tsa_url=args.tsa_url) as signer:
-        with Progress(transient=True, disable=not batch or not sys.stderr.isatty()) as progress:
-            task = progress.add_task("signing", total=len(targets))
-            for src, dst in targets:
-                try:
-                    dst.write_bytes(signer.sign(src.read_bytes(), args.role, **options))
-                except (GatewayError, OSError) as exc:
-                    failures += 1
-                    print(f"{src}: error: {exc}", file=sys.stderr)
-                    if not batch:
-                        return 2 if isinstance(exc, GatewayError) and not exc.retryable else 1
-                progress.advance(task)
+    with (
+        DocumentSigner(profile, settings.trust, tsa_url=args.tsa_url) as signer,
+        Progress(transient=True, disable=not batch or not sys.stderr.isatty()) as progress,
+    ):
+        task = progress.add_task("signing", total=len(targets))
+        for src, dst in targets:
+            try:
+                dst.write_bytes(signer.sign(src.read_bytes(), args.role, **options))
+            except (GatewayError, OSError) as exc:
+                failures += 1
+                print(f"{src}: error: {exc}", file=sys.stderr)
+                if not batch:
+                    return 2 if isinstance(exc, GatewayError) and not exc.retryable else 1
+            progress.advance(task)
     if batch:
         print(f"signed {len(targets) - failures} of {len(targets)} PDFs into {args.output}")
     else:

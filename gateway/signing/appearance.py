@@ -47,12 +47,16 @@ _ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 Rect = tuple[float, float, float, float]
 
 
+def _number(value: int) -> generic.NumberObject:
+    return generic.NumberObject(value)  # type: ignore[no-untyped-call]
+
+
 def vietnam_time_iso(moment: datetime) -> str:
     """``2026-11-27T09:15:30+07:00``: the form the Decree asks for (ISO 8601, Vietnam offset)."""
     return moment.astimezone(VIETNAM_TZ).isoformat(timespec="seconds")
 
 
-class PreparedImage(PdfImage):  # type: ignore[misc]
+class PreparedImage(PdfImage):
     """A PNG decoded and compressed once, embedded into any number of PDFs by copying bytes."""
 
     def __init__(self, path: Path, width_pt: float):
@@ -73,10 +77,10 @@ class PreparedImage(PdfImage):  # type: ignore[misc]
         d = {
             pdf_name("/Type"): pdf_name("/XObject"),
             pdf_name("/Subtype"): pdf_name("/Image"),
-            pdf_name("/Width"): generic.NumberObject(self.image.width),
-            pdf_name("/Height"): generic.NumberObject(self.image.height),
+            pdf_name("/Width"): _number(self.image.width),
+            pdf_name("/Height"): _number(self.image.height),
             pdf_name("/ColorSpace"): pdf_name(colour_space),
-            pdf_name("/BitsPerComponent"): generic.NumberObject(8),
+            pdf_name("/BitsPerComponent"): _number(8),
             pdf_name("/Filter"): pdf_name("/FlateDecode"),
         }
         if smask is not None:
@@ -88,7 +92,7 @@ class PreparedImage(PdfImage):  # type: ignore[misc]
         writer = self.writer
         assert writer is not None
         ref = self._image_ref
-        if ref is None or ref.get_pdf_handler() is not writer:
+        if ref is None or ref.get_pdf_handler() is not writer:  # type: ignore[no-untyped-call]
             smask = writer.add_object(self._stream(self._alpha, "/DeviceGray"))
             ref = writer.add_object(self._stream(self._rgb, "/DeviceRGB", smask))
             self._image_ref = ref
@@ -116,7 +120,7 @@ def image_style(image: PreparedImage) -> StaticStampStyle:
 
 
 @dataclass(frozen=True)
-class VietnamTimeTextStampStyle(TextStampStyle):  # type: ignore[misc]
+class VietnamTimeTextStampStyle(TextStampStyle):
     """A text stamp whose ``%(ts)s`` is the signing time in ISO 8601 with +07:00.
 
     pyHanko formats the signing time with ``timestamp_format`` in the machine's zone; we ask it

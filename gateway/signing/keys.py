@@ -43,7 +43,7 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
-class CachedKeySigner(SimpleSigner):  # type: ignore[misc]
+class CachedKeySigner(SimpleSigner):
     """A ``SimpleSigner`` that signs with a key object parsed once (RSA PKCS#1 v1.5 or ECDSA)."""
 
     def __init__(self, *, key: PrivateKey, signing_cert: asn1_x509.Certificate, chain: Iterable[Any]):
@@ -53,7 +53,7 @@ class CachedKeySigner(SimpleSigner):  # type: ignore[misc]
         super().__init__(
             signing_cert=signing_cert,
             signing_key=asn1_keys.PrivateKeyInfo.load(der),
-            cert_registry=SimpleCertificateStore.from_certs([signing_cert, *chain]),
+            cert_registry=SimpleCertificateStore.from_certs([signing_cert, *chain]),  # type: ignore[no-untyped-call]
         )
         self._key = key
 
@@ -103,7 +103,9 @@ def load_certificates(paths: Iterable[Path]) -> list[cx509.Certificate]:
         data = _read(path, "certificate file")
         try:
             out.extend(
-                cx509.load_pem_x509_certificates(data) if b"-----BEGIN" in data else [cx509.load_der_x509_certificate(data)]
+                cx509.load_pem_x509_certificates(data)
+                if b"-----BEGIN" in data
+                else [cx509.load_der_x509_certificate(data)]
             )
         except ValueError as exc:
             raise ConfigurationError(f"{path}: not a PEM or DER certificate") from exc
@@ -161,7 +163,8 @@ def _file_handle(key: PrivateKey, cert: cx509.Certificate, chain: Iterable[cx509
 
 def _load_pkcs11(cfg: Pkcs11KeyConfig) -> KeyHandle:
     from pkcs11 import exceptions as p11_exc
-    from pyhanko.sign.pkcs11 import PKCS11Signer, TokenCriteria, open_pkcs11_session
+    from pyhanko.config.pkcs11 import TokenCriteria
+    from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
 
     if not cfg.module.exists():
         raise ConfigurationError(f"PKCS#11 module {cfg.module} does not exist")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -45,14 +46,18 @@ class SignatureWidget:
     signed: bool
 
 
+def _page_ref(reader: PdfFileReader, page: int) -> generic.IndirectObject:
+    ref: generic.IndirectObject = reader.find_page_for_modification(page)[0]  # type: ignore[no-untyped-call]
+    return ref
+
+
 def page_count(reader: PdfFileReader) -> int:
     return int(reader.root["/Pages"]["/Count"])
 
 
 def page_box(reader: PdfFileReader, page: int) -> Rect:
     """The page's CropBox (or MediaBox), following inheritance."""
-    page_ref = reader.find_page_for_modification(page)[0]
-    node = page_ref.get_object()
+    node: Any = _page_ref(reader, page).get_object()  # type: ignore[no-untyped-call]
     while node is not None:
         for key in ("/CropBox", "/MediaBox"):
             if key in node:
@@ -65,7 +70,7 @@ def page_box(reader: PdfFileReader, page: int) -> Rect:
 
 def signature_widgets(reader: PdfFileReader) -> list[SignatureWidget]:
     """Every signature field with a visible widget, in document order."""
-    pages = {reader.find_page_for_modification(i)[0].idnum: i for i in range(page_count(reader))}
+    pages = {_page_ref(reader, i).idnum: i for i in range(page_count(reader))}
     out: list[SignatureWidget] = []
     for name, value, field_ref in enumerate_sig_fields(reader, filled_status=None):
         widget = field_ref.get_object()
@@ -163,7 +168,7 @@ def _mul(a: Matrix, b: Matrix) -> Matrix:
 
 
 def _content_bytes(reader: PdfFileReader, page: int) -> bytes:
-    page_obj = reader.find_page_for_modification(page)[0].get_object()
+    page_obj: Any = _page_ref(reader, page).get_object()  # type: ignore[no-untyped-call]
     contents = page_obj.get("/Contents")
     if contents is None:
         return b""

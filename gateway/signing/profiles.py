@@ -36,7 +36,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ from gateway.errors import ConfigurationError
 PROFILES_ENV = "LIENTHONG_SIGNING_PROFILES"
 
 
-class PadesLevel(str, Enum):
+class PadesLevel(StrEnum):
     """PAdES baseline levels the gateway produces (ETSI EN 319 142-1)."""
 
     B_B = "B-B"
@@ -57,7 +57,7 @@ class PadesLevel(str, Enum):
         return self is not PadesLevel.B_B
 
 
-class ProfileKind(str, Enum):
+class ProfileKind(StrEnum):
     """Whose signature a profile produces: the agency's (seal) or a person's (signature image)."""
 
     AGENCY = "agency"
@@ -121,7 +121,7 @@ class _Reader:
         try:
             return enum(raw)
         except ValueError:
-            choices = ", ".join(str(m.value) for m in enum)  # type: ignore[attr-defined]
+            choices = ", ".join(str(m.value) for m in enum)
             raise self.error(key, f"must be one of {choices}, got {raw!r}") from None
 
     def sub(self, key: str) -> _Reader:
@@ -275,8 +275,18 @@ class SigningProfile:
     def from_config(cls, name: str, table: Mapping[str, Any], *, source: str, base: Path) -> SigningProfile:
         r = _Reader(table, f"profiles.{name}", source, base)
         r.reject_unknown(
-            {"kind", "key", "level", "tsa_url", "image", "image_width_mm", "reason", "location",
-             "agency_name", "xml_signature"}
+            {
+                "kind",
+                "key",
+                "level",
+                "tsa_url",
+                "image",
+                "image_width_mm",
+                "reason",
+                "location",
+                "agency_name",
+                "xml_signature",
+            }
         )
         level = r.enum("level", PadesLevel, PadesLevel.B_B)
         tsa_url = r.str_("tsa_url")

@@ -18,7 +18,7 @@ pyHanko and network errors are translated here, once, into :mod:`gateway.errors`
 from __future__ import annotations
 
 import io
-from enum import Enum
+from enum import StrEnum
 from types import TracebackType
 from typing import Any
 
@@ -53,7 +53,7 @@ def _integer_box(rect: tuple[float, float, float, float]) -> tuple[int, int, int
     return (x0, y0, x0 + round(rect[2] - rect[0]), y0 + round(rect[3] - rect[1]))
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """Which Decree 30 appearance a signature gets."""
 
     MAIN = "main"
@@ -97,7 +97,9 @@ class DocumentSigner:
     def __enter__(self) -> DocumentSigner:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     # -- roles ---------------------------------------------------------------------------------
@@ -149,7 +151,9 @@ class DocumentSigner:
         from gateway.signing.xmldsig import sign_edxml
 
         if self.key.private_key is None:
-            raise SigningError(f"profile {self.profile.name}: the edXML package signature needs a file key, not a token")
+            raise SigningError(
+                f"profile {self.profile.name}: the edXML package signature needs a file key, not a token"
+            )
         cert = cx509.load_der_x509_certificate(self.key.certificate.dump())
         chain = [cx509.load_der_x509_certificate(c.dump()) for c in self.key.chain]
         roots_last = [c for c in chain if c.issuer != c.subject]  # roots are trust anchors, not sent
@@ -158,7 +162,9 @@ class DocumentSigner:
     # -- internals -----------------------------------------------------------------------------
     def _sign_text(self, pdf: bytes, lines: list[str], template: str, params: dict[str, str]) -> bytes:
         if self.profile.kind is not ProfileKind.AGENCY:
-            raise SigningError(f"profile {self.profile.name} is a person profile; attachment and copy stamps are the agency's")
+            raise SigningError(
+                f"profile {self.profile.name} is a person profile; attachment and copy stamps are the agency's"
+            )
         reader = self._reader(pdf)
         rect = appearance.top_right_box(page_box(reader, 0), lines)
         style = self._style_cache.get(template)
@@ -176,7 +182,8 @@ class DocumentSigner:
         found = find_placeholder(reader, placeholder)
         if found is None:
             raise SigningError(
-                f"no anchor for the signature: no signed signer widget and no placeholder text {placeholder!r}; "
+                "no anchor for the signature: no signed signer widget and no placeholder text "
+                f"{placeholder!r}; "
                 "give a page and rectangle"
             )
         return found
@@ -227,9 +234,13 @@ class DocumentSigner:
                 writer, bytes_reserved=_RESERVED[self.profile.level], appearance_text_params=text_params
             )
         except TimestampRequestError as exc:
-            raise SignerUnavailableError(f"timestamp authority {self.timestamper.url if self.timestamper else ''} failed: {exc}") from exc
+            raise SignerUnavailableError(
+                f"timestamp authority {self.timestamper.url if self.timestamper else ''} failed: {exc}"
+            ) from exc
         except (OSError, TimeoutError) as exc:
-            raise SignerUnavailableError(f"signing failed on I/O (token or TSA unreachable): {type(exc).__name__}") from exc
+            raise SignerUnavailableError(
+                f"signing failed on I/O (token or TSA unreachable): {type(exc).__name__}"
+            ) from exc
         except PyhankoSigningError as exc:
             raise SigningError(f"pyHanko could not sign: {exc}") from exc
         except PdfError as exc:

@@ -1,3 +1,5 @@
+# mypy: disable-error-code="no-untyped-call"
+# (this module drives pyHanko's untyped PDF writer and CMS helpers directly)
 """Test and demo helpers: sample A4 PDFs and a local RFC 3161 timestamp authority over HTTP.
 
 Used by tests/signing, bench/bench_signing.py and demos; never by production code paths.
@@ -22,8 +24,10 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 from pyhanko.sign import general
-from pyhanko.sign.general import get_pyca_cryptography_hash, simple_cms_attribute
+from pyhanko.sign.general import simple_cms_attribute
 from pyhanko.sign.timestamps import DummyTimeStamper
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 A4 = (0.0, 0.0, 595.28, 841.89)
 
@@ -63,23 +67,25 @@ def make_sample_pdf(
                 ops.append(b"BT /F1 13 Tf 1 0 0 1 370 250 Tm (" + _escape(placeholder) + b") Tj ET")
             ops.append(b"BT /F1 13 Tf 1 0 0 1 350 180 Tm (Nguyen Van An) Tj ET")
         stream = generic.StreamObject(stream_data=b"\n".join(ops))
-        resources = generic.DictionaryObject(
-            {pdf_name("/Font"): generic.DictionaryObject({pdf_name("/F1"): font_ref})}
-        )
+        resources = generic.DictionaryObject({pdf_name("/Font"): generic.DictionaryObject({pdf_name("/F1"): font_ref})})
         w.insert_page(PageObject(contents=w.add_object(stream), media_box=A4, resources=resources))
     out = io.BytesIO()
     w.write(out)
     return out.getvalue()
 
 
-class CachedKeyTimeStamper(DummyTimeStamper):  # type: ignore[misc]
+class CachedKeyTimeStamper(DummyTimeStamper):
     """``DummyTimeStamper`` that keeps its parsed key (it would re-parse it on every token)."""
 
     def __init__(self, tsa_cert: x509.Certificate, tsa_key: rsa.RSAPrivateKey, chain: list[x509.Certificate]):
         der = tsa_key.private_bytes(
             serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        super().__init__(tsa_cert=tsa_cert, tsa_key=keys.PrivateKeyInfo.load(der), certs_to_embed=chain)
+        super().__init__(
+            tsa_cert=tsa_cert,
+            tsa_key=keys.PrivateKeyInfo.load(der),
+            certs_to_embed=SimpleCertificateStore.from_certs(chain),
+        )
         self._key = tsa_key
 
     def _sign_tst_info(self, tst_info_data: bytes, md_algorithm: str, dt: datetime) -> tuple[bytes, cms.CMSAttributes]:

@@ -44,9 +44,7 @@ def load_crls(paths: Iterable[Path]) -> list[asn1_crl.CertificateList]:
 
 
 def _asn1(paths: Iterable[Path]) -> list[asn1_x509.Certificate]:
-    return [
-        asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in load_certificates(paths)
-    ]
+    return [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in load_certificates(paths)]
 
 
 def validation_context(

@@ -158,9 +158,7 @@ def _trust_reasons(status: Any) -> list[str]:
     details = status.revocation_details
     if details is not None:
         who = "issuing CA certificate" if details.ca_revoked else "certificate"
-        reasons.append(
-            f"{who} revoked (on {_iso(details.revocation_date)}, reason {details.revocation_reason.native})"
-        )
+        reasons.append(f"{who} revoked (on {_iso(details.revocation_date)}, reason {details.revocation_reason.native})")
         return reasons
     indic = status.trust_problem_indic
     if indic is None and status.validation_path is None and status.intact and status.valid:
@@ -178,7 +176,9 @@ def _trust_reasons(status: Any) -> list[str]:
     return reasons
 
 
-def _report_one(embedded: Any, trust: TrustConfig, dss: tuple[list[Any], list[Any], list[Any], bool]) -> SignatureReport:
+def _report_one(
+    embedded: Any, trust: TrustConfig, dss: tuple[list[Any], list[Any], list[Any], bool]
+) -> SignatureReport:
     name = str(embedded.field_name)
     subfilter = str(embedded.sig_object.get("/SubFilter", "")).lstrip("/") or None
     is_doc_ts = str(embedded.sig_object.get("/Type", "")) == "/DocTimeStamp"

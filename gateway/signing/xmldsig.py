@@ -28,16 +28,15 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
-from signxml import (
+from signxml.algorithms import (
     CanonicalizationMethod,
     DigestAlgorithm,
-    SignatureConfiguration,
+    SignatureConstructionMethod,
     SignatureMethod,
-    XMLSigner,
-    XMLVerifier,
-    methods,
 )
 from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidInput, InvalidSignature
+from signxml.signer import XMLSigner
+from signxml.verifier import SignatureConfiguration, XMLVerifier
 
 from gateway.errors import EdxmlFormatError, SigningError
 from gateway.signing.keys import PrivateKey
@@ -58,7 +57,8 @@ def _header(root: etree._Element) -> etree._Element:
 def _relabel(el: etree._Element, ns: str, nsmap: dict[str | None, str] | None) -> etree._Element:
     """Copy ``el``'s subtree with every element moved into ``ns`` (attributes, text, tails kept)."""
     local = etree.QName(el).localname
-    new = etree.Element(f"{{{ns}}}{local}", nsmap=nsmap) if nsmap else etree.Element(f"{{{ns}}}{local}")
+    tag = f"{{{ns}}}{local}"
+    new = etree.Element(tag, nsmap=nsmap) if nsmap else etree.Element(tag)  # type: ignore[arg-type]
     for k, v in el.attrib.items():
         new.set(k, v)
     new.text = el.text
@@ -107,7 +107,7 @@ def sign_edxml(
         index = header.index(trace) + 1 if trace is not None else len(header)
         header.insert(index, placeholder)
     signer = XMLSigner(
-        method=methods.enveloped,
+        method=SignatureConstructionMethod.enveloped,
         signature_algorithm=SignatureMethod.RSA_SHA256,
         digest_algorithm=DigestAlgorithm.SHA256,
         c14n_algorithm=CanonicalizationMethod.CANONICAL_XML_1_0,
@@ -179,17 +179,26 @@ def _signer_subject(signature: etree._Element, key: bytes) -> str | None:
             cert = x509.load_der_x509_certificate(base64.b64decode("".join((el.text or "").split())))
         except ValueError:
             continue
-        pem = cert.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        pem = cert.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         if pem.strip() == key.strip():
             return cert.subject.rfc4514_string()
     return None
 
 
 _ACCEPTED = SignatureConfiguration(
-    signature_methods=frozenset({SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA1,
-                                 SignatureMethod.RSA_SHA384, SignatureMethod.RSA_SHA512}),
-    digest_algorithms=frozenset({DigestAlgorithm.SHA256, DigestAlgorithm.SHA1,
-                                 DigestAlgorithm.SHA384, DigestAlgorithm.SHA512}),
+    signature_methods=frozenset(
+        {
+            SignatureMethod.RSA_SHA256,
+            SignatureMethod.RSA_SHA1,
+            SignatureMethod.RSA_SHA384,
+            SignatureMethod.RSA_SHA512,
+        }
+    ),
+    digest_algorithms=frozenset(
+        {DigestAlgorithm.SHA256, DigestAlgorithm.SHA1, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512}
+    ),
 )
 
 
@@ -212,8 +221,12 @@ def verify_edxml_signature(
     try:
         result = XMLVerifier().verify(mapped, ca_pem_file=os.fspath(ca_pem_file), expect_config=_ACCEPTED)
     except InvalidDigest:
-        return XmlSignatureReport(True, False, ("modified after signing: a signed element changed (digest mismatch)",),
-                                  weak_algorithm=weak)
+        return XmlSignatureReport(
+            True,
+            False,
+            ("modified after signing: a signed element changed (digest mismatch)",),
+            weak_algorithm=weak,
+        )
     except InvalidCertificate as exc:
         return XmlSignatureReport(True, False, (f"untrusted root or unusable certificate: {exc}",), weak_algorithm=weak)
     except InvalidSignature as exc:

@@ -52,7 +52,18 @@ def nssdb(tmp_path_factory: pytest.TempPathFactory) -> str:
     d = tmp_path_factory.mktemp("nss")
     subprocess.run([certutil, "-N", "-d", f"sql:{d}", "--empty-password"], check=True)
     subprocess.run(
-        [certutil, "-A", "-d", f"sql:{d}", "-n", "lienthong-test-root", "-t", "CT,C,C", "-i", str(PKI / "root-ca.pem")],
+        [
+            certutil,
+            "-A",
+            "-d",
+            f"sql:{d}",
+            "-n",
+            "lienthong-test-root",
+            "-t",
+            "CT,C,C",
+            "-i",
+            str(PKI / "root-ca.pem"),
+        ],
         check=True,
     )
     return f"sql:{d}"

@@ -28,8 +28,20 @@ def test_sign_person_then_agency_then_verify_json(tmp_path, capsys):
 def test_attachment_needs_ref_and_errors_are_one_line(tmp_path, capsys):
     src = tmp_path / "a.pdf"
     src.write_bytes(make_sample_pdf(1))
-    code = main(["sign", str(src), "--profiles", PROFILES, "--profile", "ubnd-thu-nghiem", "--role", "attachment",
-                 "-o", str(tmp_path / "o.pdf")])
+    code = main(
+        [
+            "sign",
+            str(src),
+            "--profiles",
+            PROFILES,
+            "--profile",
+            "ubnd-thu-nghiem",
+            "--role",
+            "attachment",
+            "-o",
+            str(tmp_path / "o.pdf"),
+        ]
+    )
     assert code == 2 and "--ref" in capsys.readouterr().err
 
 
@@ -39,8 +51,22 @@ def test_batch_folder_keeps_going_after_a_bad_file(tmp_path, capsys):
     for i in range(3):
         (inbox / f"d{i}.pdf").write_bytes(make_sample_pdf(2, number=i))
     (inbox / "broken.pdf").write_bytes(b"not a pdf at all")
-    code = main(["sign", str(inbox), "--profiles", PROFILES, "--profile", "ubnd-thu-nghiem", "--role", "attachment",
-                 "--ref", "9/QĐ-UBND", "-o", str(outbox)])
+    code = main(
+        [
+            "sign",
+            str(inbox),
+            "--profiles",
+            PROFILES,
+            "--profile",
+            "ubnd-thu-nghiem",
+            "--role",
+            "attachment",
+            "--ref",
+            "9/QĐ-UBND",
+            "-o",
+            str(outbox),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1 and "broken.pdf" in captured.err and "signed 3 of 4" in captured.out
     assert sorted(p.name for p in outbox.iterdir()) == ["d0.pdf", "d1.pdf", "d2.pdf"]
@@ -64,6 +90,18 @@ def test_explicit_anchor(tmp_path):
     src = tmp_path / "doc.pdf"
     src.write_bytes(make_sample_pdf(2, placeholder=None))
     out = tmp_path / "o.pdf"
-    args = ["sign", str(src), "--profiles", PROFILES, "--profile", "ubnd-thu-nghiem", "--page", "1",
-            "--rect", "300,100,450,160", "-o", str(out)]
+    args = [
+        "sign",
+        str(src),
+        "--profiles",
+        PROFILES,
+        "--profile",
+        "ubnd-thu-nghiem",
+        "--page",
+        "1",
+        "--rect",
+        "300,100,450,160",
+        "-o",
+        str(out),
+    ]
     assert main(args) == 0 and Path(out).stat().st_size > src.stat().st_size

@@ -33,20 +33,50 @@ def softhsm_token(pki: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     util = need("softhsm2-util")
     subprocess.run(
         [util, "--init-token", "--free", "--label", "lienthong-test", "--so-pin", "13579", "--pin", PIN],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     subprocess.run(
-        [util, "--import", str(pki / "agency.key.pem"), "--token", "lienthong-test", "--label", "agency",
-         "--id", "01", "--pin", PIN],
-        check=True, capture_output=True,
+        [
+            util,
+            "--import",
+            str(pki / "agency.key.pem"),
+            "--token",
+            "lienthong-test",
+            "--label",
+            "agency",
+            "--id",
+            "01",
+            "--pin",
+            PIN,
+        ],
+        check=True,
+        capture_output=True,
     )
     der = home / "agency.der"
     cert = x509.load_pem_x509_certificate((pki / "agency.pem").read_bytes())
     der.write_bytes(cert.public_bytes(serialization.Encoding.DER))
     subprocess.run(
-        [need("pkcs11-tool"), "--module", str(MODULE), "--token-label", "lienthong-test", "--login", "--pin", PIN,
-         "--write-object", str(der), "--type", "cert", "--label", "agency", "--id", "01"],
-        check=True, capture_output=True,
+        [
+            need("pkcs11-tool"),
+            "--module",
+            str(MODULE),
+            "--token-label",
+            "lienthong-test",
+            "--login",
+            "--pin",
+            PIN,
+            "--write-object",
+            str(der),
+            "--type",
+            "cert",
+            "--label",
+            "agency",
+            "--id",
+            "01",
+        ],
+        check=True,
+        capture_output=True,
     )
     yield str(conf)
     mp.undo()

@@ -89,7 +89,7 @@ def test_bad_values_name_the_key(tmp_path, change, message):
 
 
 def test_unknown_profile_lists_known_ones(settings):
-    with pytest.raises(ConfigurationError, match="no signing profile 'nope'.*ubnd-thu-nghiem"):
+    with pytest.raises(ConfigurationError, match=r"no signing profile 'nope'.*ubnd-thu-nghiem"):
         settings.profile("nope")
 
 

@@ -83,7 +83,7 @@ def test_attachment_stamp_text_position_and_size(settings, sample_pdf, tmp_path,
     path = tmp_path / "attachment.pdf"
     path.write_bytes(out)
     lines = _stamp_lines(path)
-    assert [ln["text"] for ln in lines][0] == "123/QĐ-UBND"
+    assert lines[0]["text"] == "123/QĐ-UBND"
     assert len(lines) == 2
     import re
 
@@ -144,9 +144,11 @@ def test_unreachable_tsa_is_retryable(settings, sample_pdf):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}/tsa"
-    with DocumentSigner(settings.profile("ubnd-thu-nghiem-bt"), tsa_url=dead) as agency:
-        with pytest.raises(SignerUnavailableError) as err:
-            agency.sign_attachment(sample_pdf, reference="1/QĐ")
+    with (
+        DocumentSigner(settings.profile("ubnd-thu-nghiem-bt"), tsa_url=dead) as agency,
+        pytest.raises(SignerUnavailableError) as err,
+    ):
+        agency.sign_attachment(sample_pdf, reference="1/QĐ")
     assert err.value.retryable
 
 

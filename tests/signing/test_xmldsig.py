@@ -92,8 +92,15 @@ def test_verifies_with_our_verifier(signed_bytes, pki):
 def test_verifies_with_xmlsec1_after_namespace_mapping(signed_bytes, pki, tmp_path):
     mapped = tmp_path / "mapped.xml"
     mapped.write_bytes(etree.tostring(to_xmldsig_form(parse_xml(signed_bytes)), xml_declaration=True, encoding="UTF-8"))
-    cmd = [need("xmlsec1"), "--verify", "--trusted-pem", str(pki / "root-ca.pem"),
-           "--untrusted-pem", str(pki / "intermediate-ca.pem"), str(mapped)]
+    cmd = [
+        need("xmlsec1"),
+        "--verify",
+        "--trusted-pem",
+        str(pki / "root-ca.pem"),
+        "--untrusted-pem",
+        str(pki / "intermediate-ca.pem"),
+        str(mapped),
+    ]
     ok = subprocess.run(cmd, capture_output=True, text=True)
     assert ok.returncode == 0 and "OK" in ok.stderr, ok.stderr
     # and xmlsec1 sees the tampering too

@@ -32,10 +32,27 @@ FAMILY = "Lienthong Serif"
 UNICODES = [
     *range(0x20, 0x7F),
     *range(0xA0, 0x100),
-    0x102, 0x103, 0x110, 0x111, 0x128, 0x129, 0x168, 0x169, 0x1A0, 0x1A1, 0x1AF, 0x1B0,
-    *range(0x300, 0x305), 0x306, 0x309, 0x323,
+    0x102,
+    0x103,
+    0x110,
+    0x111,
+    0x128,
+    0x129,
+    0x168,
+    0x169,
+    0x1A0,
+    0x1A1,
+    0x1AF,
+    0x1B0,
+    *range(0x300, 0x305),
+    0x306,
+    0x309,
+    0x323,
     *range(0x1EA0, 0x1EFA),
-    *range(0x2010, 0x2027), 0x2030, 0x2116, 0x20AB,
+    *range(0x2010, 0x2027),
+    0x2030,
+    0x2116,
+    0x20AB,
 ]
 
 
@@ -55,11 +72,15 @@ def prepare(source: Path = SOURCE, out: Path = OUT) -> Path:
     name = font["name"]
     for record in list(name.names):
         if record.nameID in (1, 4, 16, 21):
-            name.setName(FAMILY if record.nameID != 4 else FAMILY + " Regular", record.nameID,
-                         record.platformID, record.platEncID, record.langID)
+            name.setName(
+                FAMILY if record.nameID != 4 else FAMILY + " Regular",
+                record.nameID,
+                record.platformID,
+                record.platEncID,
+                record.langID,
+            )
         elif record.nameID in (3, 6, 20):
-            name.setName("LienthongSerif-Regular", record.nameID,
-                         record.platformID, record.platEncID, record.langID)
+            name.setName("LienthongSerif-Regular", record.nameID, record.platformID, record.platEncID, record.langID)
     font.save(str(out))
     return out
 
