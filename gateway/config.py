@@ -44,6 +44,8 @@ class RemoteHubSettings:
             raise ConfigurationError(f"remote hub url must start with http:// or https://, got {self.url!r}")
         if not self.system_id or not self.secret:
             raise ConfigurationError(f"remote hub {self.url}: system_id and secret are required")
+        if self.code and not self.serves:
+            object.__setattr__(self, "serves", (self.code,))
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any], where: str) -> RemoteHubSettings:

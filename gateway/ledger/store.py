@@ -131,8 +131,7 @@ class Ledger:
         except SQLAlchemyError as exc:
             raise LedgerError(f"ledger read failed: {_short(exc)}", retryable=True) from exc
         finally:
-            session.rollback()
-            session.close()
+            session.close()  # rolls back without expiring what was read
 
     def ping(self) -> None:
         with self.reader() as s:

@@ -1,0 +1,67 @@
+"""The hub's FastAPI application: axis API, operator API, health and metrics, delivery worker.
+
+``create_app(settings)`` builds one app (tests call it directly); ``app_from_env()`` is the
+factory ``lienthong serve`` hands to uvicorn, so every worker process builds its own from the
+environment. Migrations are *not* run here: ``lienthong serve`` runs them once before starting
+workers (``lienthong db upgrade`` does it by hand).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from gateway import __version__
+from gateway.blobstore import BlobStore
+from gateway.config import HubSettings, load_settings
+from gateway.ledger import Ledger
+from gateway.server.axis_api import build_router
+from gateway.server.delivery import DeliveryWorker
+from gateway.server.health import build_health_router
+from gateway.server.hub import HubService
+from gateway.server.operator_api import build_operator_router
+from gateway.server.routing import AgencyDirectory
+
+
+def create_app(settings: HubSettings, *, migrate: bool = False, deliver: bool = True) -> FastAPI:
+    ledger = Ledger.open(settings, migrate=migrate, pool_size=20)
+    blobs = BlobStore(settings.blob_dir)
+    hub = HubService(settings, ledger, blobs, AgencyDirectory.load(settings.directory_file))
+    worker = DeliveryWorker(settings, ledger, blobs, wake=hub.work_available) if deliver else None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            ledger.close()
+
+    app = FastAPI(
+        title="lienthong hub",
+        version=__version__,
+        lifespan=lifespan,
+        description="Axis-compatible (VDXP) document exchange hub with an operator API.",
+    )
+    app.state.hub = hub
+    app.state.worker = worker
+    app.include_router(build_router(hub))
+    app.include_router(build_operator_router(hub))
+    app.include_router(build_health_router(hub))
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Uvicorn factory: settings from the environment (set by ``lienthong serve``)."""
+    from gateway.server.logs import configure_json_logging
+
+    configure_json_logging()
+    return create_app(load_settings())
+
+
+__all__ = ["app_from_env", "create_app"]

@@ -1,0 +1,367 @@
+"""The hub's business logic behind the axis API: accept packages, route them, serve the inboxes.
+
+:meth:`HubService.accept` is sendEdoc: check the file hash, parse and validate the package, check
+that the sending system may speak for ``From``, refuse loops, store the bytes in the blob store,
+append this hub's TraceHeader, and record one submission plus one delivery message per route in a
+single ledger transaction. Only after that commit does the caller get its DocId, so an
+acknowledged submission is always in the ledger (the crash-safety test kills the server mid-stream
+to check exactly this). The same package sent again returns the same DocId.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from gateway.blobstore import BlobStore
+from gateway.config import HubSettings
+from gateway.edxml import EdocPackage, StatusPackage, parse_package
+from gateway.errors import AuthorizationError, GatewayError, NotFoundError, SchemaValidationError
+from gateway.ledger import Ledger, State, SystemInfo
+from gateway.ledger.models import Message, Submission
+from gateway.server.routing import AgencyDirectory, Router
+from gateway.server.trace import append_trace
+from gateway.transport.hmac_auth import VerifiedRequest, sdk_file_hash
+
+log = logging.getLogger("lienthong.hub")
+
+IN_MEMORY_PARSE_LIMIT = 8 * 1024 * 1024
+TRANSPORT_STATUSES = {"done", "fail", "processing"}
+
+
+class OrganNotAllowedError(AuthorizationError):
+    """The system is authenticated but not registered for the package's sender OrganId."""
+
+
+class PayloadTooLargeError(GatewayError):
+    """The request body is over the configured size limit."""
+
+
+class BadRequestError(GatewayError):
+    """A header or parameter the operation needs is missing or malformed."""
+
+
+def vn_now(settings: HubSettings) -> datetime:
+    """Naive local time in the configured zone (Vietnam by default), as packages carry it."""
+    return (datetime.now(UTC) + timedelta(minutes=settings.timestamp_utc_offset_minutes)).replace(tzinfo=None)
+
+
+def axis_time(value: datetime | None, settings: HubSettings) -> str:
+    """Ledger UTC → ``dd/MM/yyyy HH:mm:ss`` local, the axis list format."""
+    if value is None:
+        return ""
+    return (value + timedelta(minutes=settings.timestamp_utc_offset_minutes)).strftime("%d/%m/%Y %H:%M:%S")
+
+
+def parse_axis_time(text: str | None, settings: HubSettings) -> datetime | None:
+    if not text:
+        return None
+    try:
+        local = datetime.strptime(text.strip(), "%d/%m/%Y %H:%M:%S")
+    except ValueError as exc:
+        raise BadRequestError(f"date {text!r} is not in the format dd/MM/yyyy HH:mm:ss") from exc
+    return local - timedelta(minutes=settings.timestamp_utc_offset_minutes)
+
+
+class HubService:
+    def __init__(self, settings: HubSettings, ledger: Ledger, blobs: BlobStore, directory: AgencyDirectory):
+        self.settings = settings
+        self.ledger = ledger
+        self.blobs = blobs
+        self.directory = directory
+        self.router = Router(settings, ledger, directory)
+        self.work_available = threading.Event()
+
+    # -- sendEdoc ---------------------------------------------------------------------------------
+
+    def accept(self, body: bytes, request: VerifiedRequest, system: SystemInfo) -> str:
+        """Accept one package; return the DocId (the same one if this package was seen before)."""
+        data = body[:-2] if body.endswith(b"\r\n") else body
+        declared = request.get("hash-file")
+        if declared is not None and declared.lower() != sdk_file_hash(data):
+            raise SchemaValidationError(
+                "hash-file does not match the body (SHA-256 of the file without CRLF)"
+            )
+        if not data.strip():
+            raise SchemaValidationError("empty body: sendEdoc expects the .edxml file")
+        source = f"sendEdoc from {system.system_id}"
+        result = parse_package(
+            data, source_name=source, store=None if len(data) <= IN_MEMORY_PARSE_LIMIT else self.blobs
+        )
+        if result.schema_issues and self.settings.validate_packages:
+            log.info(
+                "package accepted with schema departures",
+                extra={"system_id": system.system_id, "issues": [str(i) for i in result.schema_issues[:5]]},
+            )
+        pkg = result.package
+        declared_type = (request.get("messagetype") or "").lower()
+        actual_type = "status" if isinstance(pkg, StatusPackage) else "edoc"
+        if declared_type and declared_type != actual_type:
+            raise SchemaValidationError(
+                f"messagetype header says {declared_type!r} but the body is a {actual_type} package"
+            )
+        sender = pkg.from_.organ_id if isinstance(pkg, StatusPackage) else pkg.header.from_.organ_id
+        if not system.may_send_as(sender):
+            raise OrganNotAllowedError(
+                f"system {system.system_id!r} is not registered for sender OrganId {sender!r}"
+            )
+        trace = pkg.trace.trace_headers if pkg.trace is not None else ()
+        trace_ids = [t.organ_id for t in trace]
+        self.router.check_loop(trace_ids)
+        recipients = self._recipients(pkg, request)
+        routes = self.router.route(recipients, trace_ids)
+        original = self.blobs.put_bytes(data)
+        outbound = self.blobs.put_bytes(append_trace(data, self.settings.node_id, vn_now(self.settings)))
+        if isinstance(pkg, StatusPackage):
+            document_id, status_code = pkg.response_for.document_id, pkg.status_code.wire
+            extra = f"{status_code}|{pkg.timestamp.isoformat()}"
+            subject: str | None = pkg.description
+            code: str | None = pkg.response_for.code
+        else:
+            document_id, status_code, extra = pkg.header.document_id, None, ""
+            subject, code = pkg.header.subject, str(pkg.header.code)
+        forwards = False
+        with self.ledger.transaction() as s:
+            sub, created = self.ledger.find_or_create_submission(
+                s,
+                message_type=actual_type,
+                document_id=document_id,
+                sender=sender,
+                payload_sha256=original.sha256,
+                payload_size=original.size,
+                system_id=system.system_id,
+                status_code=status_code,
+                idem_extra=extra,
+            )
+            if created:
+                for route in routes:
+                    self.ledger.add_message(
+                        s,
+                        direction="in" if route.kind == "local" else "out",
+                        message_type=actual_type,
+                        document_id=document_id,
+                        sender=sender,
+                        recipients=route.recipients,
+                        route=route.kind,
+                        destination=route.destination,
+                        payload_sha256=outbound.sha256,
+                        payload_size=outbound.size,
+                        state=State.QUEUED,
+                        submission=sub,
+                        subject=subject,
+                        code=code,
+                        status_code=status_code,
+                        actor=system.system_id,
+                    )
+                    forwards = forwards or route.kind != "local"
+                if isinstance(pkg, StatusPackage):
+                    self.ledger.apply_status(
+                        s,
+                        submission=sub,
+                        document_id=document_id,
+                        from_organ=sender,
+                        status_code=status_code or "",
+                        description=pkg.description,
+                        event_time=pkg.timestamp.isoformat(sep=" "),
+                        actor=system.system_id,
+                    )
+            doc_id = sub.doc_id
+        log.info(
+            "package %s",
+            "accepted" if created else "already accepted (idempotent)",
+            extra={
+                "document_id": document_id,
+                "doc_id": doc_id,
+                "system_id": system.system_id,
+                "routes": [f"{r.kind}:{r.destination}" for r in routes],
+            },
+        )
+        if forwards:
+            self.work_available.set()
+        return doc_id
+
+    def _recipients(self, pkg: EdocPackage | StatusPackage, request: VerifiedRequest) -> list[str]:
+        """The ``to`` header when the sender (or the previous hop) gives one, else the package's."""
+        header_to = request.get("to")
+        if header_to:
+            try:
+                parsed = json.loads(header_to)
+            except ValueError:
+                parsed = [p for p in header_to.split(",") if p.strip()]
+            if not isinstance(parsed, list) or not all(isinstance(p, str) for p in parsed):
+                raise BadRequestError("the 'to' header must be a JSON array of OrganIds")
+            if parsed:
+                return [p.strip() for p in parsed]
+        if isinstance(pkg, StatusPackage):
+            return [pkg.response_for.organ_id]
+        return [o.organ_id for o in pkg.header.to]
+
+    # -- the receiving side -----------------------------------------------------------------------
+
+    def inbox(
+        self, system: SystemInfo, messagetype: str, from_date: str | None = None, to_date: str | None = None
+    ) -> list[dict[str, Any]]:
+        start = parse_axis_time(from_date, self.settings)
+        end = parse_axis_time(to_date, self.settings)
+        with self.ledger.reader() as s:
+            q = select(Message).where(
+                Message.route == "local",
+                Message.destination == system.system_id,
+                Message.message_type == messagetype,
+                Message.transport_status != "done",
+            )
+            if start:
+                q = q.where(Message.created_at >= start)
+            if end:
+                q = q.where(Message.created_at <= end)
+            rows = s.execute(q.order_by(Message.id).limit(1000)).scalars().all()
+        return [
+            {
+                "docId": m.doc_id,
+                "serviceType": "eDoc",
+                "messageType": m.message_type,
+                "from": m.sender,
+                "to": ",".join(json.loads(m.recipients)),
+                "status": m.transport_status,
+                "status_desc": m.state,
+                "created_time": axis_time(m.created_at, self.settings),
+                "updated_time": axis_time(m.updated_at, self.settings),
+            }
+            for m in rows
+        ]
+
+    def count_inbox(self, system: SystemInfo, messagetype: str) -> int:
+        with self.ledger.reader() as s:
+            return int(
+                s.execute(
+                    select(func.count())
+                    .select_from(Message)
+                    .where(
+                        Message.route == "local",
+                        Message.destination == system.system_id,
+                        Message.message_type == messagetype,
+                        Message.transport_status != "done",
+                    )
+                ).scalar_one()
+            )
+
+    def fetch(self, system: SystemInfo, doc_id: str) -> bytes:
+        """getEdoc / downloadEdoc: the package bytes (with this hub's trace); first fetch → SENT."""
+        with self.ledger.transaction() as s:
+            msg = self._own(s, system, doc_id)
+            if msg.state == State.QUEUED.value:
+                self.ledger.transition(
+                    s, msg, State.SENT, actor=system.system_id, reason="fetched by recipient"
+                )
+                msg.delivered_at = msg.updated_at
+            sha = msg.payload_sha256
+        with self.blobs.open(sha) as fh:
+            return fh.read()
+
+    def fetch_base64(self, system: SystemInfo, doc_id: str) -> str:
+        return base64.b64encode(self.fetch(system, doc_id)).decode("ascii")
+
+    def update_status(self, system: SystemInfo, doc_id: str, status: str, description: str | None) -> None:
+        status = status.strip().lower()
+        if status not in TRANSPORT_STATUSES:
+            raise BadRequestError(f"status must be one of {sorted(TRANSPORT_STATUSES)}, not {status!r}")
+        with self.ledger.transaction() as s:
+            msg = self._own(s, system, doc_id)
+            msg.transport_status = status
+            if status == "done":
+                if msg.state == State.QUEUED.value:
+                    self.ledger.transition(
+                        s, msg, State.SENT, actor=system.system_id, reason="acknowledged unread"
+                    )
+                if msg.state == State.SENT.value:
+                    self.ledger.transition(
+                        s, msg, State.ACKNOWLEDGED, actor=system.system_id, reason="updateStatus done"
+                    )
+            from gateway.ledger import audit
+
+            audit.record(
+                s,
+                "inbox.update_status",
+                actor=system.system_id,
+                message_id=msg.id,
+                document_id=msg.document_id,
+                status=status,
+                description=description,
+            )
+
+    def _own(self, s: Any, system: SystemInfo, doc_id: str) -> Message:
+        msg = s.execute(
+            select(Message).where(Message.doc_id == doc_id).with_for_update()
+        ).scalar_one_or_none()
+        if msg is None or msg.route != "local" or msg.destination != system.system_id:
+            raise NotFoundError(f"no document {doc_id!r} for system {system.system_id!r}")
+        return msg  # type: ignore[no-any-return]
+
+    def sent_list(
+        self, system: SystemInfo, messagetype: str | None, doc_id: str | None
+    ) -> list[dict[str, Any]]:
+        with self.ledger.reader() as s:
+            q = (
+                select(Submission, Message)
+                .join(Message, Message.submission_id == Submission.id)
+                .where(Submission.system_id == system.system_id)
+            )
+            if messagetype:
+                q = q.where(Submission.message_type == messagetype)
+            if doc_id:
+                q = q.where(Submission.doc_id == doc_id)
+            rows = s.execute(q.order_by(Submission.id.desc()).limit(1000)).all()
+        return [
+            {
+                "senderDocId": sub.doc_id,
+                "receiverDocId": msg.remote_doc_id or msg.doc_id,
+                "fromCode": sub.sender,
+                "toCode": ",".join(json.loads(msg.recipients)),
+                "sendStatus": msg.state,
+                "sendStatusDesc": msg.last_error or "",
+                "receiveStatus": msg.status_code or "",
+                "receiveStatusDesc": msg.transport_status,
+                "sentTime": axis_time(sub.received_at, self.settings),
+                "receivedTime": axis_time(msg.delivered_at, self.settings),
+                "notation": msg.code or "",
+                "title": msg.subject or "",
+            }
+            for sub, msg in rows
+        ]
+
+    def agencies(self) -> list[dict[str, Any]]:
+        out = [a.as_axis(i + 1) for i, a in enumerate(self.directory)]
+        known = {a["code"] for a in out}
+        for system in self.ledger.list_systems():
+            if system.kind != "agency":
+                continue
+            for organ in system.organ_ids:
+                if organ not in known and "*" not in organ:
+                    known.add(organ)
+                    out.append(
+                        {
+                            "id": len(out) + 1,
+                            "pid": "",
+                            "code": organ,
+                            "name": system.name,
+                            "mail": "",
+                            "oldCode": "",
+                            "code102": organ,
+                            "centerCode": self.settings.node_id,
+                        }
+                    )
+        return out
+
+
+def recipients_of(msg: Message) -> Sequence[str]:
+    return list(json.loads(msg.recipients))
+
+
+__all__ = ["BadRequestError", "HubService", "OrganNotAllowedError", "PayloadTooLargeError", "vn_now"]
