@@ -9,6 +9,7 @@ of mapping paths.  Both load the XSD through hardened parsers and never touch th
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +20,9 @@ from lxml import etree
 
 from gateway.errors import ConfigurationError, MappingError, ValidationIssue
 from gateway.xml import parse_xml
+
+
+_CLARK = re.compile(r"\{[^}]*\}")
 
 
 def _line(value: Any) -> int | None:
@@ -66,7 +70,7 @@ class LegacySchema:
         try:
             resource = xmlschema.XMLResource(element, allow="none")
             for err in self.rich.iter_errors(resource, use_location_hints=False):
-                path = err.path
+                path = _CLARK.sub("", err.path) if err.path else err.path
                 if prefix and path and path.startswith(own):
                     path = prefix.rstrip("/") + path[len(own) :]
                 found.append(ValidationIssue(_reason(err), path=path, line=_line(err.sourceline)))
