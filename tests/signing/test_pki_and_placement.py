@@ -103,3 +103,12 @@ def test_time_rendering_and_geometry():
     box = top_right_box(A4, ["123/QĐ-UBND", "2026-11-27T09:15:30+07:00"])
     assert box[2] <= A4[2] - 15 * 72 / 25.4 and box[1] >= A4[3] - 20 * 72 / 25.4
     assert text_width("ĐỨC") > text_width("DUC") * 0.9  # Vietnamese glyphs have real widths
+
+
+def test_public_names_resolve():
+    import gateway.signing as signing
+
+    for name in signing.__all__:
+        assert getattr(signing, name) is not None
+    with pytest.raises(AttributeError):
+        _ = signing.nope
