@@ -262,11 +262,14 @@ class Payload(Protocol):
     def open(self) -> IO[bytes]: ...
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class BytesPayload:
-    """A payload held in memory; fine for the small files of tests and adapters."""
+class InMemoryPayload:
+    """Shared behaviour of payloads whose bytes are in memory: digest, size, reader, equality."""
 
-    data: bytes
+    __slots__ = ()
+
+    @property
+    def data(self) -> bytes:
+        raise NotImplementedError
 
     @property
     def sha256(self) -> str:
@@ -280,13 +283,30 @@ class BytesPayload:
         return io.BytesIO(self.data)
 
     def __eq__(self, other: object) -> bool:
+        """Payloads are equal when their contents are, wherever they live."""
         return isinstance(other, Payload) and other.sha256 == self.sha256
 
     def __hash__(self) -> int:
         return hash(self.sha256)
 
 
-class Base64Payload:
+class BytesPayload(InMemoryPayload):
+    """A payload held in memory; fine for the small files of tests and adapters."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: bytes):
+        self._data = bytes(data)
+
+    @property
+    def data(self) -> bytes:
+        return self._data
+
+    def __repr__(self) -> str:
+        return f"BytesPayload(<{len(self._data)} bytes>)"
+
+
+class Base64Payload(InMemoryPayload):
     """A payload kept in its (validated, canonical) base64 form and decoded only on demand.
 
     A relay that parses a package and builds it again never needs the decoded bytes, so the
@@ -306,22 +326,8 @@ class Base64Payload:
             self._decoded = base64.b64decode(self.encoded)
         return self._decoded
 
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
-
-    @property
-    def size(self) -> int:
-        return len(self.data)
-
-    def open(self) -> IO[bytes]:
-        return io.BytesIO(self.data)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Payload) and other.sha256 == self.sha256
-
-    def __hash__(self) -> int:
-        return hash(self.sha256)
+    def __repr__(self) -> str:
+        return f"Base64Payload(<{len(self.encoded)} base64 chars>)"
 
 
 @dataclass(frozen=True, slots=True)
