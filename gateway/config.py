@@ -170,7 +170,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Hub
     """Build the settings from defaults, the TOML file, environment variables, then ``overrides``."""
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
-    data_dir = Path(env.get("LIENTHONG_DATA_DIR", overrides.get("data_dir", DEFAULT_DATA_DIR)))
+    data_dir = Path(overrides.get("data_dir") or env.get("LIENTHONG_DATA_DIR") or DEFAULT_DATA_DIR)
     config_path = env.get("LIENTHONG_CONFIG")
     candidate = Path(config_path) if config_path else data_dir / "hub.toml"
     if config_path or candidate.is_file():

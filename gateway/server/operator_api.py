@@ -5,52 +5,24 @@ Protected by operator API keys sent as ``X-API-Key``; the hub keeps only their S
 environment). With no key configured the operator API refuses every request.
 """
 
-
 import hmac
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from gateway.config import hash_operator_key
 from gateway.errors import GatewayError, IllegalTransitionError, NotFoundError
-from gateway.ledger.models import Attempt, AuditEntry, Message, StatusEvent, Submission
+from gateway.ledger.models import Message
+from gateway.ledger.queries import list_messages, message_timeline
 from gateway.server.hub import HubService
 
 
 class RetryRequest(BaseModel):
     reason: str = Field(min_length=3, description="why the message is retried; kept in the audit trail")
-
-
-def _message(m: Message) -> dict[str, Any]:
-    return {
-        "docId": m.doc_id,
-        "direction": m.direction,
-        "messageType": m.message_type,
-        "documentId": m.document_id,
-        "sender": m.sender,
-        "recipients": json.loads(m.recipients),
-        "route": m.route,
-        "destination": m.destination,
-        "adapter": m.adapter,
-        "state": m.state,
-        "attempts": m.attempts,
-        "nextAttemptAt": m.next_attempt_at,
-        "remoteDocId": m.remote_doc_id,
-        "payloadSha256": m.payload_sha256,
-        "subject": m.subject,
-        "code": m.code,
-        "statusCode": m.status_code,
-        "transportStatus": m.transport_status,
-        "lastError": m.last_error,
-        "createdAt": m.created_at,
-        "updatedAt": m.updated_at,
-        "deliveredAt": m.delivered_at,
-    }
 
 
 def build_operator_router(hub: HubService) -> APIRouter:
@@ -68,7 +40,7 @@ def build_operator_router(hub: HubService) -> APIRouter:
     Operator = Annotated[str, Depends(operator)]
 
     @router.get("/messages", summary="List and filter messages")
-    async def list_messages(
+    async def messages_endpoint(
         _: Operator,
         document_id: str | None = None,
         organ: Annotated[str | None, Query(description="sender or recipient OrganId")] = None,
@@ -78,102 +50,16 @@ def build_operator_router(hub: HubService) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
         def run() -> list[dict[str, Any]]:
-            q = select(Message)
-            if document_id:
-                q = q.where(Message.document_id == document_id)
-            if organ:
-                q = q.where(or_(Message.sender == organ, Message.recipients.contains(json.dumps(organ))))
-            if state:
-                q = q.where(Message.state == state.upper())
-            if since:
-                q = q.where(Message.created_at >= since.replace(tzinfo=None))
-            if until:
-                q = q.where(Message.created_at <= until.replace(tzinfo=None))
-            with hub.ledger.reader() as s:
-                return [_message(m) for m in s.execute(q.order_by(Message.id.desc()).limit(limit)).scalars()]
+            return list_messages(
+                hub.ledger, document_id=document_id, organ=organ, state=state, since=since, until=until, limit=limit
+            )
 
         return {"messages": await run_in_threadpool(run)}
 
     @router.get("/messages/{doc_id}", summary="One message and its timeline")
     async def timeline(doc_id: str, _: Operator) -> dict[str, Any]:
         def run() -> dict[str, Any]:
-            with hub.ledger.reader() as s:
-                msg = s.execute(select(Message).where(Message.doc_id == doc_id)).scalar_one_or_none()
-                if msg is None:
-                    raise NotFoundError(f"no message {doc_id!r}")
-                sub = s.get(Submission, msg.submission_id) if msg.submission_id else None
-                attempts = (
-                    s.execute(select(Attempt).where(Attempt.message_id == msg.id).order_by(Attempt.id))
-                    .scalars()
-                    .all()
-                )
-                statuses = (
-                    s.execute(
-                        select(StatusEvent)
-                        .where(StatusEvent.document_id == msg.document_id)
-                        .order_by(StatusEvent.id)
-                    )
-                    .scalars()
-                    .all()
-                )
-                audits = (
-                    s.execute(
-                        select(AuditEntry)
-                        .where(
-                            or_(
-                                AuditEntry.message_id == msg.id,
-                                (AuditEntry.document_id == msg.document_id) & AuditEntry.message_id.is_(None),
-                            )
-                        )
-                        .order_by(AuditEntry.seq)
-                    )
-                    .scalars()
-                    .all()
-                )
-            return {
-                "message": _message(msg),
-                "submission": None
-                if sub is None
-                else {
-                    "docId": sub.doc_id,
-                    "systemId": sub.system_id,
-                    "receivedAt": sub.received_at,
-                    "payloadSha256": sub.payload_sha256,
-                },
-                "attempts": [
-                    {
-                        "number": a.number,
-                        "startedAt": a.started_at,
-                        "finishedAt": a.finished_at,
-                        "outcome": a.outcome,
-                        "reason": a.reason,
-                        "error": a.error,
-                        "remoteDocId": a.remote_doc_id,
-                    }
-                    for a in attempts
-                ],
-                "statusEvents": [
-                    {
-                        "statusCode": e.status_code,
-                        "from": e.from_organ,
-                        "description": e.description,
-                        "eventTime": e.event_time,
-                        "receivedAt": e.received_at,
-                    }
-                    for e in statuses
-                ],
-                "audit": [
-                    {
-                        "seq": a.seq,
-                        "at": a.at,
-                        "actor": a.actor,
-                        "event": a.event,
-                        "detail": json.loads(a.detail),
-                        "hash": a.hash,
-                    }
-                    for a in audits
-                ],
-            }
+            return message_timeline(hub.ledger, doc_id)
 
         try:
             return await run_in_threadpool(run)
@@ -198,9 +84,7 @@ def build_operator_router(hub: HubService) -> APIRouter:
         def run() -> dict[str, Any]:
             with hub.ledger.reader() as s:
                 rows = s.execute(
-                    select(Message.sender, Message.state, func.count()).group_by(
-                        Message.sender, Message.state
-                    )
+                    select(Message.sender, Message.state, func.count()).group_by(Message.sender, Message.state)
                 ).all()
             out: dict[str, dict[str, int]] = {}
             for sender, state, count in rows:

@@ -1,0 +1,322 @@
+"""``lienthong serve | db | systems | messages | send | receive | audit``: the hub and its client side.
+
+Ledger commands read the hub settings (``--data-dir``/``--database-url`` or ``LIENTHONG_DATA_DIR``
+/ ``LIENTHONG_DATABASE_URL``, plus ``<data dir>/hub.toml``). ``send`` and ``receive`` are plain
+axis clients usable against any axis-compatible endpoint (this hub, another hub, the national
+axis); their credentials come from options or ``LIENTHONG_AXIS_URL``, ``LIENTHONG_AXIS_SYSTEM_ID``
+and ``LIENTHONG_AXIS_SECRET`` (prefer the environment for the secret: options show up in ``ps``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from gateway.config import HubSettings, load_settings
+from gateway.errors import ConfigurationError
+
+
+def _settings(args: argparse.Namespace) -> HubSettings:
+    return load_settings(data_dir=getattr(args, "data_dir", None), database_url=getattr(args, "database_url", None))
+
+
+def _ledger(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps `lienthong --help` fast
+    from gateway.ledger import Ledger
+
+    return Ledger.open(_settings(args))
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+# -- serve / db --------------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.ledger.db import make_engine, upgrade
+    from gateway.ledger.secrets import SecretBox
+    from gateway.server.logs import UVICORN_LOG_CONFIG
+
+    settings = _settings(args)
+    # workers are separate processes: hand them the resolved locations through the environment
+    os.environ["LIENTHONG_DATA_DIR"] = str(settings.data_dir)
+    os.environ["LIENTHONG_DATABASE_URL"] = settings.database_url
+    SecretBox.from_key_file(settings.key_file)
+    if not args.no_migrate:
+        engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
+        upgrade(engine)
+        engine.dispose()
+    uvicorn.run("gateway.server.app:app_from_env", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_config=UVICORN_LOG_CONFIG, access_log=False, timeout_graceful_shutdown=5)
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from gateway.ledger.db import current_revision, make_engine, upgrade
+
+    settings = _settings(args)
+    engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
+    upgrade(engine)
+    print(f"ledger schema at revision {current_revision(engine)}")
+    engine.dispose()
+    return 0
+
+
+# -- systems -----------------------------------------------------------------------------------------
+
+
+def cmd_systems_add(args: argparse.Namespace) -> int:
+    from gateway.ledger.secrets import generate_secret
+
+    secret = args.secret or os.environ.get("LIENTHONG_NEW_SYSTEM_SECRET") or generate_secret()
+    ledger = _ledger(args)
+    try:
+        ledger.add_system(args.system_id, secret, args.organ, name=args.name or "", kind=args.kind)
+    finally:
+        ledger.close()
+    print(f"system {args.system_id} added for {', '.join(args.organ)}")
+    if not (args.secret or os.environ.get("LIENTHONG_NEW_SYSTEM_SECRET")):
+        print(f"secret (shown once, give it to the system's operator): {secret}")
+    return 0
+
+
+def cmd_systems_list(args: argparse.Namespace) -> int:
+    ledger = _ledger(args)
+    try:
+        systems = ledger.list_systems()
+    finally:
+        ledger.close()
+    for s in systems:
+        print(f"{s.system_id}\t{s.kind}\t{'active' if s.active else 'inactive'}\t{','.join(s.organ_ids)}\t{s.name}")
+    return 0
+
+
+def cmd_systems_rotate(args: argparse.Namespace) -> int:
+    from gateway.ledger.secrets import generate_secret
+
+    secret = args.secret or generate_secret()
+    ledger = _ledger(args)
+    try:
+        ledger.rotate_secret(args.system_id, secret)
+    finally:
+        ledger.close()
+    print(f"secret of {args.system_id} rotated")
+    if not args.secret:
+        print(f"new secret (shown once): {secret}")
+    return 0
+
+
+# -- messages ----------------------------------------------------------------------------------------
+
+
+def cmd_messages_list(args: argparse.Namespace) -> int:
+    from gateway.ledger.queries import list_messages
+
+    ledger = _ledger(args)
+    try:
+        rows = list_messages(ledger, document_id=args.document_id, organ=args.organ, state=args.state,
+                             limit=args.limit)
+    finally:
+        ledger.close()
+    if args.json:
+        _print_json(rows)
+        return 0
+    for m in rows:
+        print(f"{m['docId']}\t{m['state']}\t{m['messageType']}\t{m['route']}:{m['destination']}\t"
+              f"{m['sender']} → {','.join(m['recipients'])}\t{m['documentId']}")
+    return 0
+
+
+def cmd_messages_show(args: argparse.Namespace) -> int:
+    from gateway.ledger.queries import message_timeline
+
+    ledger = _ledger(args)
+    try:
+        _print_json(message_timeline(ledger, args.doc_id))
+    finally:
+        ledger.close()
+    return 0
+
+
+def cmd_messages_retry(args: argparse.Namespace) -> int:
+    ledger = _ledger(args)
+    try:
+        msg = ledger.requeue(args.doc_id, reason=args.reason, actor=f"cli:{os.environ.get('USER', 'operator')}")
+    finally:
+        ledger.close()
+    print(f"{msg.doc_id} is {msg.state} again; a running hub delivers it on its next pass")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from gateway.ledger import verify_chain
+
+    ledger = _ledger(args)
+    try:
+        with ledger.reader() as s:
+            report = verify_chain(s)
+    finally:
+        ledger.close()
+    if report.ok:
+        print(f"audit chain OK: {report.entries} entries, head {report.head_seq} {report.head_hash}")
+        if args.expect_head and args.expect_head != report.head_hash:
+            print(f"but the head hash differs from the expected {args.expect_head}", file=sys.stderr)
+            return 1
+        return 0
+    print(f"audit chain BROKEN ({len(report.problems)} problems):", file=sys.stderr)
+    for problem in report.problems:
+        print(f"  - {problem}", file=sys.stderr)
+    return 1
+
+
+# -- client side -------------------------------------------------------------------------------------
+
+
+def _client(args: argparse.Namespace):  # noqa: ANN202
+    from gateway.transport.axis import AxisClient
+
+    url = args.url or os.environ.get("LIENTHONG_AXIS_URL")
+    system_id = args.system_id or os.environ.get("LIENTHONG_AXIS_SYSTEM_ID")
+    secret = args.secret or os.environ.get("LIENTHONG_AXIS_SECRET")
+    if not (url and system_id and secret):
+        raise ConfigurationError("give --url, --system-id and --secret (or LIENTHONG_AXIS_URL, "
+                                 "LIENTHONG_AXIS_SYSTEM_ID, LIENTHONG_AXIS_SECRET)")
+    return AxisClient(url, system_id, secret, timeout=args.timeout, retries=args.retries)
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    data = Path(args.file).read_bytes()
+    with _client(args) as client:
+        outcome = client.deliver(data, messagetype=args.messagetype, to=args.to or None)
+    if outcome.result == "delivered":
+        print(f"delivered: DocId {outcome.doc_id}")
+        return 0
+    print(f"{outcome.result}: {outcome.error}", file=sys.stderr)
+    return 1 if outcome.result == "refused" else 3
+
+
+def cmd_receive(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with _client(args) as client:
+        for item in client.received_list(args.messagetype):
+            doc_id = str(item["docId"])
+            data = client.get_edoc(doc_id)
+            target = out / f"{doc_id}.edxml"
+            tmp = target.with_suffix(".part")
+            tmp.write_bytes(data)
+            tmp.replace(target)
+            if not args.no_ack:
+                client.update_status(doc_id, "done")
+            print(f"{doc_id}\tfrom {item.get('from')}\t{target}")
+            count += 1
+    print(f"{count} {args.messagetype} package(s) received")
+    return 0
+
+
+def _db_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", type=Path, help="data directory (default $LIENTHONG_DATA_DIR or ./var)")
+    p.add_argument("--database-url", help="ledger database URL (default $LIENTHONG_DATABASE_URL or SQLite in data dir)")
+
+
+def _client_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", help="axis endpoint base URL ($LIENTHONG_AXIS_URL)")
+    p.add_argument("--system-id", help="this system's id ($LIENTHONG_AXIS_SYSTEM_ID)")
+    p.add_argument("--secret", help="this system's secret (prefer $LIENTHONG_AXIS_SECRET)")
+    p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout in seconds")
+    p.add_argument("--retries", type=int, default=3, help="retries for timeouts, 5xx and dropped connections")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser("serve", help="run the axis-compatible hub server",
+                              description="Run the hub (axis API, operator API at /docs, /healthz, /metrics). "
+                              "Migrates the ledger first unless --no-migrate.")
+    _db_options(p)
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--no-migrate", action="store_true", help="do not upgrade the ledger schema at start")
+    p.set_defaults(handler=cmd_serve)
+
+    db = subparsers.add_parser("db", help="ledger database maintenance", description="Ledger database maintenance.")
+    dbs = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    p = dbs.add_parser("upgrade", help="apply ledger migrations", description="Bring the ledger schema up to date.")
+    _db_options(p)
+    p.set_defaults(handler=cmd_db_upgrade)
+
+    sy = subparsers.add_parser("systems", help="connected systems (HMAC credentials)",
+                               description="Register the systems that connect to this hub.")
+    sys_sub = sy.add_subparsers(dest="systems_command", metavar="ACTION", required=True)
+    p = sys_sub.add_parser("add", help="register a system", description="Register a system; prints a new secret "
+                           "unless --secret or $LIENTHONG_NEW_SYSTEM_SECRET gives one.")
+    _db_options(p)
+    p.add_argument("system_id")
+    p.add_argument("--organ", action="append", required=True,
+                   help="OrganId the system may send as (repeat; patterns like '*.H41' allowed, '*' = any)")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--kind", choices=["agency", "hub"], default="agency",
+                   help="agency software (its organs are served here) or another hub")
+    p.add_argument("--secret", help="use this secret instead of generating one")
+    p.set_defaults(handler=cmd_systems_add)
+    p = sys_sub.add_parser("list", help="list systems", description="List registered systems (no secrets).")
+    _db_options(p)
+    p.set_defaults(handler=cmd_systems_list)
+    p = sys_sub.add_parser("rotate-secret", help="give a system a new secret", description="Rotate a secret.")
+    _db_options(p)
+    p.add_argument("system_id")
+    p.add_argument("--secret", help="use this secret instead of generating one")
+    p.set_defaults(handler=cmd_systems_rotate)
+
+    ms = subparsers.add_parser("messages", help="inspect and retry ledger messages",
+                               description="Inspect and retry ledger messages.")
+    ms_sub = ms.add_subparsers(dest="messages_command", metavar="ACTION", required=True)
+    p = ms_sub.add_parser("list", help="list messages", description="List messages, newest first.")
+    _db_options(p)
+    p.add_argument("--document-id")
+    p.add_argument("--organ", help="sender or recipient OrganId")
+    p.add_argument("--state")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_messages_list)
+    p = ms_sub.add_parser("show", help="one message's timeline", description="Print a message's full timeline.")
+    _db_options(p)
+    p.add_argument("doc_id")
+    p.set_defaults(handler=cmd_messages_show)
+    p = ms_sub.add_parser("retry", help="re-queue a FAILED or DEAD message",
+                          description="Re-queue a FAILED or DEAD message; the reason is audited.")
+    _db_options(p)
+    p.add_argument("doc_id")
+    p.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    p.set_defaults(handler=cmd_messages_retry)
+
+    p = subparsers.add_parser("send", help="send a package to an axis-compatible endpoint",
+                              description="sendEdoc FILE with the SDK's signed headers, retrying safely.")
+    _client_options(p)
+    p.add_argument("file", help=".edxml package")
+    p.add_argument("--to", action="append", help="recipient OrganId (repeat; default: the package's To)")
+    p.add_argument("--messagetype", choices=["edoc", "status"], default="edoc")
+    p.set_defaults(handler=cmd_send)
+
+    p = subparsers.add_parser("receive", help="fetch received packages from an axis-compatible endpoint",
+                              description="getReceivedEdocList → getEdoc → save → updateStatus done.")
+    _client_options(p)
+    p.add_argument("--out", default=".", help="folder for the .edxml files")
+    p.add_argument("--messagetype", choices=["edoc", "status"], default="edoc")
+    p.add_argument("--no-ack", action="store_true", help="do not call updateStatus done")
+    p.set_defaults(handler=cmd_receive)
+
+    au = subparsers.add_parser("audit", help="audit trail", description="Audit trail tools.")
+    au_sub = au.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    p = au_sub.add_parser("verify", help="verify the hash chain",
+                          description="Walk the audit chain; exit 1 if any entry was edited or deleted.")
+    _db_options(p)
+    p.add_argument("--expect-head", help="head hash recorded earlier (detects a rewritten tail)")
+    p.set_defaults(handler=cmd_audit_verify)
