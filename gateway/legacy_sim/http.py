@@ -53,13 +53,16 @@ class LocalHttpServer:
                     reply = outer.handler(self.command, self.path, headers, body)
                 except Exception as exc:  # the server must answer, whatever the handler did
                     reply = HttpReply(500, f"internal error: {type(exc).__name__}".encode(), "text/plain")
-                self.send_response(reply.status)
-                self.send_header("Content-Type", reply.content_type)
-                self.send_header("Content-Length", str(len(reply.body)))
-                for k, v in reply.headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(reply.body)
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", reply.content_type)
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    for k, v in reply.headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up (timeout tests): nothing to do
 
             do_GET = _serve
             do_POST = _serve
@@ -79,7 +82,9 @@ class LocalHttpServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> LocalHttpServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="lienthong-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="lienthong-http", daemon=True
+        )
         self._thread.start()
         return self
 
