@@ -43,7 +43,7 @@ class XmlLimits:
     """
 
     max_bytes: int = 64 * 1024 * 1024
-    max_depth: int = 128
+    max_depth: int = _LIBXML_MAX_DEPTH  # libxml2 enforces it natively, so the default costs nothing
     max_text_length: int = _LIBXML_MAX_TEXT
 
     def with_(self, **changes: int) -> XmlLimits:
