@@ -325,7 +325,16 @@ class Adapter:
             raise MappingError(
                 str(exc), context=MappingContext(adapter=self.code, document=doc_name)
             ) from exc
-        text = etree.tostring(element, encoding="unicode")
+        root = element
+        if km.wrapper is not None:
+            root = etree.Element(km.wrapper, nsmap=element.nsmap)
+            root.append(element)
+            if not self.schema.is_valid(root):
+                issues = "; ".join(str(i) for i in self.schema.issues(root))
+                raise MappingError(
+                    f"wrapped legacy document is not valid: {issues}", context=MappingContext(self.code, doc_name)
+                )
+        text = etree.tostring(root, encoding="unicode")
         xml = from_unicode_xml(text, self.manifest.encoding, adapter=self.code)
         if self.manifest.container == "mime":
             xml = mime.build_related(xml, ctx.out_parts)

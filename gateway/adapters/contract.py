@@ -15,6 +15,7 @@ tests with it.  ``update=True`` writes missing/changed expected files (review th
 from __future__ import annotations
 
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,7 +128,12 @@ def _round_trip(adapter: Adapter, name: str, package: object) -> ContractCheck:
     assert isinstance(package, Package)
     try:
         legacy = adapter.to_legacy(package)
-        again = adapter.translate_bytes(legacy.data, source=f"{name} (round trip)", build=False)
+        with tempfile.TemporaryDirectory(prefix="lienthong-roundtrip-") as tmp:
+            base = Path(tmp)
+            for rel, content in legacy.files.items():
+                (base / rel).parent.mkdir(parents=True, exist_ok=True)
+                (base / rel).write_bytes(content)
+            again = adapter.translate_bytes(legacy.data, source=f"{name} (round trip)", base_dir=base, build=False)
     except GatewayError as exc:
         return ContractCheck(adapter.code, name, "round-trip", False, str(exc))
     if len(again) != 1 or not again[0].ok:

@@ -38,7 +38,7 @@ FIELD_KEYS: Final = frozenset(
     {"path", "convert", "format", "table", "const", "default", "hook", "reverse", "required"}
 )
 GROUP_KEYS: Final = frozenset({"path", "fields"})
-KIND_KEYS: Final = frozenset({"element", "id", "fields", "groups", "legacy"})
+KIND_KEYS: Final = frozenset({"element", "id", "fields", "groups", "legacy", "wrapper"})
 TOP_KEYS: Final = frozenset({"namespaces", "tables", "organs", "edoc", "status"})
 CONVERTERS: Final = frozenset(
     {"text", "date", "datetime", "int", "bool", "code", "table", "organ", "base64", "file", "cid", "hook"}
@@ -129,6 +129,7 @@ class KindMapping:
     fields: tuple[CompiledField, ...]
     groups: tuple[CompiledGroup, ...]
     legacy: tuple[tuple[LegacyPath, str], ...] = ()  # legacy-only values written on reverse
+    wrapper: str | None = None  # Clark name of the root element written around one reverse document
 
     def all_paths(self) -> list[tuple[str, LegacyPath]]:
         """Every legacy path, with the field it serves (for schema checks and scaffolds)."""
@@ -253,7 +254,8 @@ def _compile_kind(
         for k, v in data.get("legacy", {}).items()
     )
     id_path = compile_path(str(data["id"]), namespaces, where=where) if "id" in data else None
-    return KindMapping(kind, element, str(data["element"]), id_path, fields, tuple(groups), legacy)
+    wrapper = _qualify(str(data["wrapper"]), namespaces, where, attribute=False) if "wrapper" in data else None
+    return KindMapping(kind, element, str(data["element"]), id_path, fields, tuple(groups), legacy, wrapper)
 
 
 def _compile_field(
