@@ -85,7 +85,7 @@ class Adapter:
         self.code = manifest.code
         hooks = load_hooks(manifest.hooks, manifest.code) if manifest.hooks else {}
         self.mapping: MappingSpec = load_mapping(manifest.mapping, hooks=hooks)
-        self.schema = LegacySchema(manifest.schema)
+        self.schema = LegacySchema(manifest.schema, folder=manifest.folder)
         own = DictOrganLookup(self.mapping.organs)
         self.organs: OrganLookup = ChainedOrganLookup(own, organs) if organs is not None else own
         self._record_tags = tuple(km.element for km in self.mapping.kinds.values())
@@ -118,7 +118,7 @@ class Adapter:
     # -- forward ----------------------------------------------------------------------------------
 
     def kind_of(self, element: etree._Element) -> KindMapping | None:
-        return self.mapping.for_element(element.tag) if isinstance(element.tag, str) else None
+        return self.mapping.for_element(element) if isinstance(element.tag, str) else None
 
     def records(self, root: etree._Element) -> Iterator[tuple[etree._Element, KindMapping]]:
         """The document elements of an input: the root itself, or every one inside a batch/envelope."""
@@ -136,8 +136,8 @@ class Adapter:
                 parent = parent.getparent()
             if not nested:
                 found = self.kind_of(el)
-                assert found is not None
-                yield el, found
+                if found is not None:
+                    yield el, found
 
     def translate_bytes(
         self,

@@ -320,7 +320,8 @@ class CidConverter:
     def to_legacy(self, value: Any, ctx: ConvertContext) -> str | None:
         if value is None:
             return None
-        key = f"part{len(ctx.out_parts) + 1}@lienthong"
+        given = str(ctx.item.get("content_id") or "").removeprefix("cid:").strip("<>")
+        key = given or f"part{len(ctx.out_parts) + 1}@lienthong"
         ctx.out_parts[key] = bytes(value)
         return f"cid:{key}"
 

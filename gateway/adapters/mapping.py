@@ -38,7 +38,7 @@ FIELD_KEYS: Final = frozenset(
     {"path", "convert", "format", "table", "const", "default", "hook", "reverse", "required"}
 )
 GROUP_KEYS: Final = frozenset({"path", "fields"})
-KIND_KEYS: Final = frozenset({"element", "id", "fields", "groups", "legacy", "wrapper"})
+KIND_KEYS: Final = frozenset({"element", "id", "fields", "groups", "legacy", "wrapper", "when"})
 TOP_KEYS: Final = frozenset({"namespaces", "tables", "organs", "edoc", "status"})
 CONVERTERS: Final = frozenset(
     {"text", "date", "datetime", "int", "bool", "code", "table", "organ", "base64", "file", "cid", "hook"}
@@ -130,6 +130,15 @@ class KindMapping:
     groups: tuple[CompiledGroup, ...]
     legacy: tuple[tuple[LegacyPath, str], ...] = ()  # legacy-only values written on reverse
     wrapper: str | None = None  # Clark name of the root element written around one reverse document
+    when: LegacyPath | None = None  # present only in documents of this kind (when kinds share an element)
+
+    def matches(self, element: etree._Element) -> bool:
+        """Whether a document element is of this kind (its tag, and the ``when`` path if any)."""
+        if element.tag != self.element:
+            return False
+        if self.when is None or self.when.find is None:
+            return True
+        return element.find(self.when.find) is not None
 
     def all_paths(self) -> list[tuple[str, LegacyPath]]:
         """Every legacy path, with the field it serves (for schema checks and scaffolds)."""
@@ -164,10 +173,10 @@ class MappingSpec:
     kinds: Mapping[Kind, KindMapping]
     organs: Mapping[str, str]
 
-    def for_element(self, tag: str) -> KindMapping | None:
+    def for_element(self, element: etree._Element) -> KindMapping | None:
         """Which kind of package a legacy document element translates to."""
         for km in self.kinds.values():
-            if km.element == tag:
+            if km.matches(element):
                 return km
         return None
 
@@ -255,7 +264,8 @@ def _compile_kind(
     )
     id_path = compile_path(str(data["id"]), namespaces, where=where) if "id" in data else None
     wrapper = _qualify(str(data["wrapper"]), namespaces, where, attribute=False) if "wrapper" in data else None
-    return KindMapping(kind, element, str(data["element"]), id_path, fields, tuple(groups), legacy, wrapper)
+    when = compile_path(str(data["when"]), namespaces, where=f"{where} when") if "when" in data else None
+    return KindMapping(kind, element, str(data["element"]), id_path, fields, tuple(groups), legacy, wrapper, when)
 
 
 def _compile_field(
@@ -573,8 +583,7 @@ def to_legacy_data(km: KindMapping, ex: Extracted, ctx: cv.ConvertContext) -> di
     flat = {k: ("" if v is None else str(v)) for k, v in ex.values.items() if not isinstance(v, (list, dict))}
     for path, template in km.legacy:
         text = unicodedata.normalize("NFC", _TEMPLATE.sub(lambda m: flat.get(m.group(1), ""), template))
-        if text:
-            _put(tree, path.keys, path.attr_key, text)
+        _put(tree, path.keys, path.attr_key, text or None)  # "" writes an empty element
     collapsed = _collapse(tree)
     assert isinstance(collapsed, dict)
     return collapsed

@@ -19,7 +19,7 @@ import xmlschema
 from lxml import etree
 
 from gateway.errors import ConfigurationError, MappingError, ValidationIssue
-from gateway.xml import parse_xml
+from gateway.xml import parse_schema_document
 
 
 _CLARK = re.compile(r"\{[^}]*\}")
@@ -32,10 +32,10 @@ def _line(value: Any) -> int | None:
 class LegacySchema:
     """The legacy XSD of one adapter."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, folder: Path | None = None):
         self.path = path
         try:
-            doc = parse_xml(path, base_url=path.as_uri())
+            doc = parse_schema_document(path, folder=folder or path.parent)
             self._lxml = etree.XMLSchema(doc)
         except etree.XMLSchemaParseError as exc:
             raise ConfigurationError(f"{path}: legacy schema does not compile: {exc}") from exc
@@ -115,7 +115,7 @@ class LegacySchema:
         """All (Clark) element/attribute paths under a global element, and the prefixes open to xs:any."""
         xs = self.rich
         qname = _clark(element, namespaces)
-        decl = xs.elements.get(qname) or xs.elements.get(element)
+        decl = xs.maps.elements.get(qname) or xs.elements.get(element)
         if decl is None:
             names = ", ".join(sorted(xs.elements))
             raise ConfigurationError(f"{self.path}: no global element {element!r}; declared: {names}")
