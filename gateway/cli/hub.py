@@ -14,17 +14,21 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.config import HubSettings, load_settings
 from gateway.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from gateway.ledger import Ledger
+    from gateway.transport.axis import AxisClient
 
 
 def _settings(args: argparse.Namespace) -> HubSettings:
     return load_settings(data_dir=getattr(args, "data_dir", None), database_url=getattr(args, "database_url", None))
 
 
-def _ledger(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps `lienthong --help` fast
+def _ledger(args: argparse.Namespace) -> Ledger:
     from gateway.ledger import Ledger
 
     return Ledger.open(_settings(args))
@@ -179,7 +183,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 # -- client side -------------------------------------------------------------------------------------
 
 
-def _client(args: argparse.Namespace):  # noqa: ANN202
+def _client(args: argparse.Namespace) -> AxisClient:
     from gateway.transport.axis import AxisClient
 
     url = args.url or os.environ.get("LIENTHONG_AXIS_URL")

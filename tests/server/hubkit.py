@@ -50,7 +50,7 @@ class RunningHub:
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
 
     @property
-    def ledger(self):  # noqa: ANN201
+    def ledger(self):
         return self.app.state.hub.ledger
 
     def start(self) -> RunningHub:
@@ -124,7 +124,7 @@ def sdk_call(url: str, op: str, system_id: str, secret: str, header_object: dict
                          timeout=30)
 
 
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):  # noqa: ANN001, ANN201
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

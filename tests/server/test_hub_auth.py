@@ -21,7 +21,7 @@ G22 = "000.00.00.G22"
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def hub(tmp_path_factory: pytest.TempPathFactory):
     import os
     import uuid
 
@@ -60,20 +60,20 @@ def _fail(response: httpx.Response, status: int, needle: str) -> None:
     assert body["status"] == "FAIL" and needle in body["ErrorDesc"], body
 
 
-def test_independent_client_authenticates(hub) -> None:  # noqa: ANN001
+def test_independent_client_authenticates(hub) -> None:
     r = sdk_send(hub.url, "sys-h41", "right-secret", _package(1))
     assert r.status_code == 200 and r.json()["status"] == "OK" and r.json()["DocId"]
 
 
-def test_wrong_secret_is_refused(hub) -> None:  # noqa: ANN001
+def test_wrong_secret_is_refused(hub) -> None:
     _fail(sdk_send(hub.url, "sys-h41", "wrong-secret", _package(2)), 401, "bad signature")
 
 
-def test_unknown_system_is_refused(hub) -> None:  # noqa: ANN001
+def test_unknown_system_is_refused(hub) -> None:
     _fail(sdk_send(hub.url, "nobody", "x", _package(2)), 401, "unknown system")
 
 
-def test_tampered_header_is_refused(hub) -> None:  # noqa: ANN001
+def test_tampered_header_is_refused(hub) -> None:
     # the individual header no longer matches the signed JSON
     _fail(sdk_send(hub.url, "sys-h41", "right-secret", _package(3), tamper={"XroadVnpt-messagetype": "status"}),
           401, "differs from its signed value")
@@ -89,7 +89,7 @@ def test_tampered_header_is_refused(hub) -> None:  # noqa: ANN001
     _fail(httpx.post(f"{hub.url}/sendEdoc", content=data + b"\r\n", headers=headers), 401, "bad signature")
 
 
-def test_body_not_matching_hash_file_is_refused(hub) -> None:  # noqa: ANN001
+def test_body_not_matching_hash_file_is_refused(hub) -> None:
     data = _package(4)
     headers = sdk_headers("sys-h41", "right-secret", {"from": "sys-h41", "servicetype": "eDoc",
                                                        "messagetype": "edoc", "hash-file": "abc"},
@@ -97,34 +97,34 @@ def test_body_not_matching_hash_file_is_refused(hub) -> None:  # noqa: ANN001
     _fail(httpx.post(f"{hub.url}/sendEdoc", content=data + b"\r\n", headers=headers), 422, "hash-file")
 
 
-def test_replayed_old_timestamp_is_refused(hub) -> None:  # noqa: ANN001
+def test_replayed_old_timestamp_is_refused(hub) -> None:
     old = sdk_timestamp(datetime.now(VN) - timedelta(hours=2))
     _fail(sdk_send(hub.url, "sys-h41", "right-secret", _package(5), timestamp=old), 401, "away from the hub clock")
     future = sdk_timestamp(datetime.now(VN) + timedelta(minutes=30))
     _fail(sdk_send(hub.url, "sys-h41", "right-secret", _package(5), timestamp=future), 401, "window 300 s")
 
 
-def test_sender_organ_not_registered_is_refused(hub) -> None:  # noqa: ANN001
+def test_sender_organ_not_registered_is_refused(hub) -> None:
     # sys-g22 signs correctly but the package's From is H41
     _fail(sdk_send(hub.url, "sys-g22", "g22-secret", _package(6)), 403, "not registered for sender OrganId")
 
 
-def test_missing_signature_is_refused(hub) -> None:  # noqa: ANN001
+def test_missing_signature_is_refused(hub) -> None:
     _fail(httpx.post(f"{hub.url}/sendEdoc", content=b"<x/>"), 401, "missing XroadVnpt-sign-header")
 
 
-def test_invalid_package_is_refused_with_location(hub) -> None:  # noqa: ANN001
+def test_invalid_package_is_refused_with_location(hub) -> None:
     bad = Path(__file__).resolve().parents[1] / "fixtures" / "edxml" / "invalid_missing_from.edxml"
     r = sdk_send(hub.url, "sys-h41", "right-secret", bad.read_bytes())
     assert r.status_code == 422 and r.json()["status"] == "FAIL"
     assert "From" in r.json()["ErrorDesc"]
 
 
-def test_oversized_body_is_refused(hub) -> None:  # noqa: ANN001
+def test_oversized_body_is_refused(hub) -> None:
     _fail(sdk_send(hub.url, "sys-h41", "right-secret", b"<a>" + b"x" * 300_000 + b"</a>"), 413, "over the limit")
 
 
-def test_conflicting_payload_under_same_document_id(hub) -> None:  # noqa: ANN001
+def test_conflicting_payload_under_same_document_id(hub) -> None:
     edoc = sample_edoc(8, recipients=(Organization(G22),))
     assert sdk_send(hub.url, "sys-h41", "right-secret", build_package(edoc)).status_code == 200
     changed = build_package(edoc.__class__(edoc.header.__class__(**{**_fields(edoc.header), "subject": "khác"}),
@@ -132,11 +132,11 @@ def test_conflicting_payload_under_same_document_id(hub) -> None:  # noqa: ANN00
     _fail(sdk_send(hub.url, "sys-h41", "right-secret", changed), 409, "different content")
 
 
-def _fields(obj) -> dict:  # noqa: ANN001
+def _fields(obj) -> dict:
     return {f: getattr(obj, f) for f in obj.__dataclass_fields__}
 
 
-def test_agencies_list(hub) -> None:  # noqa: ANN001
+def test_agencies_list(hub) -> None:
     headers = sdk_headers("sys-h41", "right-secret", {}, "application/json")
     body = httpx.post(f"{hub.url}/getAgenciesList", content=b"{}", headers=headers).json()
     assert body["status"] == "OK" and {a["code"] for a in body["data"]} >= {H41, G22}

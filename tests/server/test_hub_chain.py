@@ -19,12 +19,12 @@ COMMUNE = "000.46.24.H44"  # served by the district hub D
 MINISTRY = "000.00.00.G22"  # served by the national hub N (another branch)
 
 
-def _ok(r):  # noqa: ANN001, ANN202
+def _ok(r):
     assert r.status_code == 200 and r.json()["status"] == "OK", r.text
     return r.json()
 
 
-def test_three_level_chain_there_and_back(tmp_path: Path, make_database_url) -> None:  # noqa: ANN001
+def test_three_level_chain_there_and_back(tmp_path: Path, make_database_url) -> None:
     socks = {name: free_socket() for name in ("D", "P", "N")}
     url = {name: f"http://127.0.0.1:{s.getsockname()[1]}" for name, s in socks.items()}
     directory = tmp_path / "directory.json"

@@ -64,7 +64,7 @@ class FlakyHandler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length", "0")))
         mode = self.server.pick()
         if mode == "500":
@@ -94,7 +94,7 @@ class FlakyHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def test_every_message_delivered_exactly_once_through_a_flaky_upstream(tmp_path: Path, make_database_url) -> None:  # noqa: ANN001
+def test_every_message_delivered_exactly_once_through_a_flaky_upstream(tmp_path: Path, make_database_url) -> None:
     sock_b = free_socket()
     url_b = f"http://127.0.0.1:{sock_b.getsockname()[1]}"
     proxy = FlakyProxy(url_b)

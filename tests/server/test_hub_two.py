@@ -22,7 +22,7 @@ G22 = "000.00.00.G22"
 OPERATOR_KEY = "op-key-for-tests"
 
 
-def _settings(tmp_path: Path, name: str, url: str, **kw) -> HubSettings:  # noqa: ANN003
+def _settings(tmp_path: Path, name: str, url: str, **kw) -> HubSettings:
     from gateway.config import hash_operator_key
 
     return HubSettings(data_dir=tmp_path / name, database_url=url, node_id=f"{name}.W00",
@@ -31,7 +31,7 @@ def _settings(tmp_path: Path, name: str, url: str, **kw) -> HubSettings:  # noqa
 
 
 @pytest.fixture
-def two_hubs(tmp_path: Path, make_database_url):  # noqa: ANN001, ANN201
+def two_hubs(tmp_path: Path, make_database_url):
     from hubkit import free_socket
 
     sock_a, sock_b = free_socket(), free_socket()
@@ -58,7 +58,7 @@ def _ok(response: httpx.Response) -> dict:
     return body
 
 
-def test_package_forwarded_received_acknowledged_and_statuses_travel_back(two_hubs) -> None:  # noqa: ANN001
+def test_package_forwarded_received_acknowledged_and_statuses_travel_back(two_hubs) -> None:
     hub_a, hub_b = two_hubs
     edoc = sample_edoc(7001, recipients=(Organization(G22, "Văn phòng Chính phủ"),))
     data = build_package(edoc)
