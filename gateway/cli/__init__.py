@@ -17,7 +17,7 @@ from typing import cast
 from gateway import __version__
 from gateway.errors import GatewayError
 
-COMMAND_MODULES: tuple[str, ...] = ("gateway.cli.edxml", "gateway.cli.signing", "gateway.cli.hub")
+COMMAND_MODULES: tuple[str, ...] = ("gateway.cli.edxml", "gateway.cli.signing", "gateway.cli.hub", "gateway.cli.adapters")
 
 Handler = Callable[[argparse.Namespace], int]
 
