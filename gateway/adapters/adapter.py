@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from lxml import etree
 
@@ -69,18 +69,14 @@ def load_hooks(path: Path, code: str) -> dict[str, Callable[..., Any]]:
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
-        raise ConfigurationError(
-            f"{path}: hooks module failed to import: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise ConfigurationError(f"{path}: hooks module failed to import: {type(exc).__name__}: {exc}") from exc
     return {k: v for k, v in vars(module).items() if callable(v) and not k.startswith("_")}
 
 
 class Adapter:
     """A ready-to-use adapter (build it with :meth:`load` or through the registry)."""
 
-    def __init__(
-        self, manifest: AdapterManifest, *, organs: OrganLookup | None = None, check_paths: bool = True
-    ):
+    def __init__(self, manifest: AdapterManifest, *, organs: OrganLookup | None = None, check_paths: bool = True):
         self.manifest = manifest
         self.code = manifest.code
         hooks = load_hooks(manifest.hooks, manifest.code) if manifest.hooks else {}
@@ -157,9 +153,7 @@ class Adapter:
             root = parse_xml(utf8, source=source, limits=limits)
         except GatewayError as exc:
             loc = exc.location
-            err = DocumentError(
-                self.code, 1, None, exc.message, line=loc.line if loc else None, source=source
-            )
+            err = DocumentError(self.code, 1, None, exc.message, line=loc.line if loc else None, source=source)
             return [DocumentResult(1, None, None, errors=(err,), source=source)]
         except (UnicodeDecodeError, ValueError) as exc:
             err = DocumentError(self.code, 1, None, f"cannot decode input as {self.manifest.encoding}: {exc}")
@@ -282,9 +276,7 @@ class Adapter:
             )
         return DocumentResult(index, legacy_id, km.kind, package=package, edxml=edxml, source=source)
 
-    def _problem(
-        self, p: FieldProblem, index: int, legacy_id: str | None, source: str | None
-    ) -> DocumentError:
+    def _problem(self, p: FieldProblem, index: int, legacy_id: str | None, source: str | None) -> DocumentError:
         return DocumentError(self.code, index, legacy_id, p.message, p.legacy_path, p.line, p.target, source)
 
     def translate_files(self, paths: list[Path], *, build: bool = True) -> TranslationReport:
@@ -318,16 +310,12 @@ class Adapter:
             data = to_legacy_data(km, flat, ctx)
             element = self.schema.encode(data, km.element_key, self.mapping.namespaces)
         except MappingError as exc:
-            raise MappingError(
-                exc.message, context=MappingContext(adapter=self.code, document=doc_name)
-            ) from exc
+            raise MappingError(exc.message, context=MappingContext(adapter=self.code, document=doc_name)) from exc
         except ValueError as exc:  # ConversionError included
-            raise MappingError(
-                str(exc), context=MappingContext(adapter=self.code, document=doc_name)
-            ) from exc
+            raise MappingError(str(exc), context=MappingContext(adapter=self.code, document=doc_name)) from exc
         root = element
         if km.wrapper is not None:
-            root = etree.Element(km.wrapper, nsmap=element.nsmap)
+            root = etree.Element(km.wrapper, nsmap=cast(Any, element.nsmap))
             root.append(element)
             if not self.schema.is_valid(root):
                 issues = "; ".join(str(i) for i in self.schema.issues(root))

@@ -18,6 +18,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gateway.adapters.adapter import Adapter
 from gateway.edxml import parse_package
@@ -40,9 +41,7 @@ class ContractCheck:
 
     def __str__(self) -> str:
         mark = "ok  " if self.ok else "FAIL"
-        return f"{mark} {self.adapter} {self.fixture} [{self.check}]" + (
-            f": {self.detail}" if self.detail else ""
-        )
+        return f"{mark} {self.adapter} {self.fixture} [{self.check}]" + (f": {self.detail}" if self.detail else "")
 
 
 def canonical(data: bytes, *, source: str) -> bytes:
@@ -50,7 +49,8 @@ def canonical(data: bytes, *, source: str) -> bytes:
     from lxml import etree
 
     root = parse_xml(data, source=source, limits=_LIMITS)
-    return bytes(etree.tostring(root, method="c14n2", strip_text=True))
+    tostring: Any = etree.tostring  # lxml-stubs lack the C14N 2.0 keywords
+    return bytes(tostring(root, method="c14n2", strip_text=True))
 
 
 def _first_difference(a: bytes, b: bytes) -> str:
@@ -106,16 +106,12 @@ def _forward(adapter: Adapter, path: Path, update: bool) -> list[ContractCheck]:
                    != canonical(result.edxml, source=name)):  # fmt: skip
         expected.write_bytes(result.edxml)
     if not expected.exists():
-        out.append(
-            ContractCheck(code, name, "expected", False, f"{expected.name} missing (run with --update)")
-        )
+        out.append(ContractCheck(code, name, "expected", False, f"{expected.name} missing (run with --update)"))
     else:
         got = canonical(result.edxml, source=name)
         want = canonical(expected.read_bytes(), source=expected.name)
         out.append(
-            ContractCheck(
-                code, name, "expected", got == want, "" if got == want else _first_difference(got, want)
-            )
+            ContractCheck(code, name, "expected", got == want, "" if got == want else _first_difference(got, want))
         )
     if "to_legacy" in adapter.manifest.directions:
         out.append(_round_trip(adapter, name, result.package))
@@ -169,11 +165,7 @@ def _reverse(adapter: Adapter, path: Path, update: bool) -> list[ContractCheck]:
         return [ContractCheck(code, name, "to-legacy", same, "" if same else "MIME output differs")]
     got = canonical(legacy.data, source=name)
     want = canonical(expected.read_bytes(), source=expected.name)
-    return [
-        ContractCheck(
-            code, name, "to-legacy", got == want, "" if got == want else _first_difference(got, want)
-        )
-    ]
+    return [ContractCheck(code, name, "to-legacy", got == want, "" if got == want else _first_difference(got, want))]
 
 
 __all__ = ["ContractCheck", "canonical", "run_contract"]

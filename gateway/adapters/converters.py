@@ -229,9 +229,7 @@ class TableConverter:
         key = _fold(text)
         if key not in folded:
             known = ", ".join(sorted(str(k) for k in self.table))
-            raise ConversionError(
-                f"expected one of the values of table {self.name} ({known}), got {text.strip()!r}"
-            )
+            raise ConversionError(f"expected one of the values of table {self.name} ({known}), got {text.strip()!r}")
         return self.coerce(folded[key])
 
     def to_legacy(self, value: Any, ctx: ConvertContext) -> str | None:

@@ -98,9 +98,7 @@ class AdapterRegistry:
         use_entry_points: bool = True,
         organs: OrganLookup | None = None,
     ):
-        self._found = {
-            f.code: f for f in discover(folders, use_entry_points=use_entry_points) if f.problem is None
-        }
+        self._found = {f.code: f for f in discover(folders, use_entry_points=use_entry_points) if f.problem is None}
         self._organs = organs
         self._loaded: dict[str, Adapter] = {}
         self._lock = threading.Lock()

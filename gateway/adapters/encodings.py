@@ -41,9 +41,7 @@ _TCVN_LOW: Final = {
 _TCVN_DECODE: Final[list[str]] = [chr(b) for b in range(0x80)] + list(_TCVN_HIGH)
 for _byte, _char in _TCVN_LOW.items():
     _TCVN_DECODE[_byte] = _char
-_TCVN_ENCODE: Final[dict[str, int]] = {
-    c: b for b, c in enumerate(_TCVN_DECODE) if b >= 0x80 or b in _TCVN_LOW
-}
+_TCVN_ENCODE: Final[dict[str, int]] = {c: b for b, c in enumerate(_TCVN_DECODE) if b >= 0x80 or b in _TCVN_LOW}
 _TCVN_XML_UNSAFE: Final = frozenset(_TCVN_LOW.values())
 
 _TONE_MARKS: Final = frozenset("\u0300\u0301\u0303\u0309\u0323")
@@ -131,9 +129,7 @@ def check_encoding(name: str) -> str:
     key = name.strip().lower().replace("_", "-")
     key = {"cp1258": "windows-1258", "utf8": "utf-8", "nfd": "utf-8-nfd", "abc": "tcvn3"}.get(key, key)
     if key not in LEGACY_ENCODINGS:
-        raise ConfigurationError(
-            f"unknown legacy encoding {name!r}; expected one of {sorted(LEGACY_ENCODINGS)}"
-        )
+        raise ConfigurationError(f"unknown legacy encoding {name!r}; expected one of {sorted(LEGACY_ENCODINGS)}")
     return key
 
 

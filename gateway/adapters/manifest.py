@@ -29,9 +29,7 @@ _TRANSPORT_KEYS: Final[dict[str, frozenset[str]]] = {
     "filedrop": frozenset({"kind", "pattern", "outgoing_name", "with_files"}),
     "none": frozenset({"kind"}),
 }
-SOAP_OPERATIONS: Final = frozenset(
-    {"list_pending", "fetch", "acknowledge", "deliver", "report_status", "submit"}
-)
+SOAP_OPERATIONS: Final = frozenset({"list_pending", "fetch", "acknowledge", "deliver", "report_status", "submit"})
 _CODE: Final = re.compile(r"^[a-z][a-z0-9_]{1,48}$")
 
 
@@ -116,9 +114,7 @@ def load_manifest(folder: Path, *, origin: str = "folder") -> AdapterManifest:
         raise ConfigurationError(f"{where}: version must be a positive integer")
     directions = data.get("directions", ["to_edxml", "to_legacy"])
     if not isinstance(directions, list) or not directions or set(directions) - DIRECTIONS:
-        raise ConfigurationError(
-            f"{where}: directions must be a non-empty list drawn from {sorted(DIRECTIONS)}"
-        )
+        raise ConfigurationError(f"{where}: directions must be a non-empty list drawn from {sorted(DIRECTIONS)}")
     container = str(data.get("container", "xml"))
     if container not in CONTAINERS:
         raise ConfigurationError(f"{where}: container must be one of {sorted(CONTAINERS)}")
@@ -152,14 +148,10 @@ def _transport(data: Any, folder: Path, where: str) -> TransportSettings:
         raise ConfigurationError(f"{where}: transport.kind must be one of {sorted(TRANSPORTS)}")
     unknown = sorted(set(data) - _TRANSPORT_KEYS[kind])
     if unknown:
-        raise ConfigurationError(
-            f"{where}: unknown key(s) in [transport] for kind {kind!r}: {', '.join(unknown)}"
-        )
+        raise ConfigurationError(f"{where}: unknown key(s) in [transport] for kind {kind!r}: {', '.join(unknown)}")
     ops = data.get("operations", {})
     if not isinstance(ops, Mapping) or set(ops) - SOAP_OPERATIONS:
-        raise ConfigurationError(
-            f"{where}: transport.operations keys must be drawn from {sorted(SOAP_OPERATIONS)}"
-        )
+        raise ConfigurationError(f"{where}: transport.operations keys must be drawn from {sorted(SOAP_OPERATIONS)}")
     timeout = data.get("timeout", 30.0)
     if not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ConfigurationError(f"{where}: transport.timeout must be a positive number of seconds")

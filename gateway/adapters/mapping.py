@@ -34,9 +34,7 @@ from gateway.adapters.targets import (
 )
 from gateway.errors import ConfigurationError
 
-FIELD_KEYS: Final = frozenset(
-    {"path", "convert", "format", "table", "const", "default", "hook", "reverse", "required"}
-)
+FIELD_KEYS: Final = frozenset({"path", "convert", "format", "table", "const", "default", "hook", "reverse", "required"})
 GROUP_KEYS: Final = frozenset({"path", "fields"})
 KIND_KEYS: Final = frozenset({"element", "id", "fields", "groups", "legacy", "wrapper", "when"})
 TOP_KEYS: Final = frozenset({"namespaces", "tables", "organs", "edoc", "status"})
@@ -150,9 +148,7 @@ class KindMapping:
 
 
 def _join(base: LegacyPath, rel: LegacyPath) -> LegacyPath:
-    return LegacyPath(
-        f"{base.text}/{rel.text}", base.tags + rel.tags, rel.attr, base.keys + rel.keys, rel.attr_key
-    )
+    return LegacyPath(f"{base.text}/{rel.text}", base.tags + rel.tags, rel.attr, base.keys + rel.keys, rel.attr_key)
 
 
 @dataclass(frozen=True)
@@ -184,9 +180,7 @@ class MappingSpec:
 def _check_keys(data: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise ConfigurationError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
-        )
+        raise ConfigurationError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
 
 
 def load_mapping(path: Path, *, hooks: Mapping[str, HookFn] | None = None) -> MappingSpec:
@@ -246,9 +240,7 @@ def _compile_kind(
         missing = [r for r in GROUP_REQUIRED.get(gname, ()) if r not in mapped]
         if missing:
             raise ConfigurationError(f"{gwhere}: required item field(s) not mapped: {', '.join(missing)}")
-        groups.append(
-            CompiledGroup(gname, compile_path(str(gspec["path"]), namespaces, where=gwhere), gfields)
-        )
+        groups.append(CompiledGroup(gname, compile_path(str(gspec["path"]), namespaces, where=gwhere), gfields))
     mapped = {f.target for f in fields}
     required = EDOC_REQUIRED if kind == "edoc" else STATUS_REQUIRED
     missing = [r for r in required if r not in mapped]
@@ -328,9 +320,7 @@ def _make_converter(
             "bytes": "base64", "priority": "int", "steering": "int", "business": "int", "status_code": "int",
         }.get(kind, "text")  # fmt: skip
     if name not in CONVERTERS:
-        raise ConfigurationError(
-            f"{where}: unknown converter {name!r}; known: {', '.join(sorted(CONVERTERS))}"
-        )
+        raise ConfigurationError(f"{where}: unknown converter {name!r}; known: {', '.join(sorted(CONVERTERS))}")
     if name in ("date", "datetime"):
         pattern = str(spec.get("format", _DEFAULT_FORMATS[name]))
         cv.java_pattern_to_strftime(pattern)
@@ -394,9 +384,7 @@ class HookConverter:
         try:
             out = self.backward(value, ctx)
         except Exception as exc:
-            raise cv.ConversionError(
-                f"hook {self.name}__reverse failed: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise cv.ConversionError(f"hook {self.name}__reverse failed: {type(exc).__name__}: {exc}") from exc
         return None if out is None else str(out)
 
 
@@ -454,9 +442,7 @@ def _extract_fields(
             else:
                 values[f.target] = f.converter.to_edxml(texts[0], ctx)
         except cv.ConversionError as exc:
-            problems.append(
-                FieldProblem(f"{prefix}{f.target}", f"{prefix_path(node)}{f.path.text}", line, str(exc))
-            )
+            problems.append(FieldProblem(f"{prefix}{f.target}", f"{prefix_path(node)}{f.path.text}", line, str(exc)))
 
 
 def line_of(el: etree._Element) -> int | None:
@@ -483,9 +469,7 @@ def prefix_path(node: etree._Element) -> str:
     return "/" + "/".join(reversed(names)) + "/"
 
 
-def extract(
-    km: KindMapping, record: etree._Element, ctx: cv.ConvertContext
-) -> tuple[Extracted, list[FieldProblem]]:
+def extract(km: KindMapping, record: etree._Element, ctx: cv.ConvertContext) -> tuple[Extracted, list[FieldProblem]]:
     """Pull every mapped field out of one legacy document element; collect all problems."""
     values: dict[str, Any] = {}
     problems: list[FieldProblem] = []

@@ -27,13 +27,11 @@ def split_related(data: bytes, *, source: str | None = None) -> tuple[bytes, dic
         return data, {}
     msg = email.message_from_bytes(data, policy=email.policy.default)
     if not msg.is_multipart():
-        raise XmlSyntaxError(
-            "expected a multipart/related MIME message or an XML envelope", location=Location(source)
-        )
+        raise XmlSyntaxError("expected a multipart/related MIME message or an XML envelope", location=Location(source))
     start = (msg.get_param("start") or "").strip("<>")  # type: ignore[union-attr]
     root: bytes | None = None
     parts: dict[str, bytes] = {}
-    for part in msg.iter_parts():  # type: ignore[attr-defined]
+    for part in msg.iter_parts():
         assert isinstance(part, EmailMessage)
         cid = str(part.get("Content-ID", "")).strip().strip("<>")
         payload = part.get_payload(decode=True)

@@ -72,6 +72,10 @@ def _example(decl: Any, depth: int = 0) -> str:
     return f"<{name}{attrs}>{kids}</{name}>"
 
 
+def _child_count(decl: Any) -> int:
+    return len(list(decl.type.content.iter_elements()))
+
+
 def scaffold(code: str, schema_file: Path, root: Path, *, wsdl: Path | None = None, element: str | None = None) -> Path:
     """Create ``root/code`` from a legacy XSD (and optionally its WSDL); return the folder."""
     if not re.match(r"^[a-z][a-z0-9_]{1,48}$", code):
@@ -90,7 +94,7 @@ def scaffold(code: str, schema_file: Path, root: Path, *, wsdl: Path | None = No
         if chosen is None:
             raise ConfigurationError(f"no global element {element!r}; declared: {', '.join(sorted(xs.elements))}")
     elif candidates:
-        chosen = max(candidates, key=lambda e: len(list(e.type.content.iter_elements())))
+        chosen = max(candidates, key=_child_count)
     else:
         raise ConfigurationError(f"{schema_file} declares no complex global element to map")
     folder.mkdir(parents=True)
@@ -144,7 +148,8 @@ def scaffold(code: str, schema_file: Path, root: Path, *, wsdl: Path | None = No
     example = _example(chosen)
     example = example.replace(f"<{chosen.local_name}", f"<{chosen.local_name}{xmlns}", 1)
     (folder / "fixtures" / "example.in.xml").write_text(
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<!-- generated from the schema: replace with a real document -->\n{example}\n',
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<!-- generated from the schema: replace with a real document -->\n{example}\n",
         encoding="utf-8",
     )
     (folder / "README.md").write_text(

@@ -21,7 +21,6 @@ from lxml import etree
 from gateway.errors import ConfigurationError, MappingError, ValidationIssue
 from gateway.xml import parse_schema_document
 
-
 _CLARK = re.compile(r"\{[^}]*\}")
 
 
@@ -50,9 +49,7 @@ class LegacySchema:
                 try:
                     self._xs = xmlschema.XMLSchema(str(self.path), allow="sandbox", defuse="always")
                 except xmlschema.XMLSchemaException as exc:
-                    raise ConfigurationError(
-                        f"{self.path}: legacy schema rejected by xmlschema: {exc}"
-                    ) from exc
+                    raise ConfigurationError(f"{self.path}: legacy schema rejected by xmlschema: {exc}") from exc
             return self._xs
 
     def is_valid(self, element: etree._Element) -> bool:

@@ -33,17 +33,26 @@ def register(subparsers: Any) -> None:
         "adapters/*/adapter.toml (or LIENTHONG_ADAPTERS_DIR) and in the 'lienthong.adapters' entry-point group.",
     )
     sub = p.add_subparsers(dest="adapters_command", metavar="ACTION")
-    q = sub.add_parser("list", help="discovered adapters, versions, directions, transport, problems",
-                       description="List every adapter folder found, with the problem that stops it, if any.")  # fmt: skip
+    q = sub.add_parser(
+        "list",
+        help="discovered adapters, versions, directions, transport, problems",
+        description="List every adapter folder found, with the problem that stops it, if any.",
+    )
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
     q.set_defaults(handler=_list)
-    q = sub.add_parser("check", help="load adapters fully (manifest, mapping, schema paths)",
-                       description="Load each adapter (or CODE) the way the gateway will; exit 1 on any problem.")  # fmt: skip
+    q = sub.add_parser(
+        "check",
+        help="load adapters fully (manifest, mapping, schema paths)",
+        description="Load each adapter (or CODE) the way the gateway will; exit 1 on any problem.",
+    )
     q.add_argument("code", nargs="?", help="one adapter code (default: all)")
     q.set_defaults(handler=_check)
-    q = sub.add_parser("test", help="run the contract kit on one or all adapters",
-                       description="Every *.in.xml translates, validates and equals its *.expected.edxml; the "
-                       "reverse direction round-trips; *.in.edxml gives *.expected.xml; *-N_errors.xml gives N errors.")  # fmt: skip
+    q = sub.add_parser(
+        "test",
+        help="run the contract kit on one or all adapters",
+        description="Every *.in.xml translates, validates and equals its *.expected.edxml; the reverse "
+        "direction round-trips; *.in.edxml gives *.expected.xml; *-N_errors.xml gives exactly N errors.",
+    )
     q.add_argument("code", nargs="?", help="one adapter code (default: all)")
     q.add_argument("--update", action="store_true", help="write missing or changed expected files (review them)")
     q.set_defaults(handler=_test)
@@ -87,7 +96,7 @@ def register(subparsers: Any) -> None:
 
 def _list(args: argparse.Namespace) -> int:
     found = discover()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "code": f.code,
             "version": f.manifest.version if f.manifest else None,

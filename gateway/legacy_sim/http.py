@@ -67,7 +67,7 @@ class LocalHttpServer:
             do_GET = _serve
             do_POST = _serve
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: object) -> None:
                 """Quiet: tests and the demo do not want access logs on stderr."""
 
         self._server = _Server((host, port), RequestHandler)

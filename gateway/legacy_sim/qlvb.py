@@ -135,7 +135,7 @@ class QlvbSimulator:
             ),
         )
 
-    def _op_LayDanhSachVanBanChoGui(self, op: etree._Element) -> HttpReply:  # noqa: N802 - SOAP name
+    def _op_LayDanhSachVanBanChoGui(self, op: etree._Element) -> HttpReply:
         limit_text = op.findtext(f"{{{NS}}}SoLuongToiDa")
         with self._lock:
             items = list(self.outgoing.items())
@@ -156,7 +156,7 @@ class QlvbSimulator:
             ),
         )
 
-    def _op_LayVanBan(self, op: etree._Element) -> HttpReply:  # noqa: N802
+    def _op_LayVanBan(self, op: etree._Element) -> HttpReply:
         legacy_id = (op.findtext(f"{{{NS}}}MaVanBan") or "").strip()
         with self._lock:
             xml = self.outgoing.get(legacy_id)
@@ -164,7 +164,7 @@ class QlvbSimulator:
             return fault("Client", f"khong tim thay van ban {legacy_id}")
         return HttpReply(200, envelope(f'<LayVanBanResponse xmlns="{NS}">{xml.decode()}</LayVanBanResponse>'))
 
-    def _op_XacNhanDaLay(self, op: etree._Element) -> HttpReply:  # noqa: N802
+    def _op_XacNhanDaLay(self, op: etree._Element) -> HttpReply:
         legacy_id = (op.findtext(f"{{{NS}}}MaVanBan") or "").strip()
         with self._lock:
             found = self.outgoing.pop(legacy_id, None) is not None
@@ -172,7 +172,7 @@ class QlvbSimulator:
                 self.acknowledged.append(legacy_id)
         return self._ket_qua("XacNhanDaLay", legacy_id, found, "da xac nhan" if found else "khong co trong hang doi")
 
-    def _op_NhanVanBan(self, op: etree._Element) -> HttpReply:  # noqa: N802
+    def _op_NhanVanBan(self, op: etree._Element) -> HttpReply:
         doc = op.find(f"{{{NS}}}VanBan")
         if doc is None or not self.schema.validate(doc):
             reason = str(self.schema.error_log.last_error) if doc is not None else "no VanBan"  # type: ignore[attr-defined]
@@ -182,7 +182,7 @@ class QlvbSimulator:
             self.received.append(etree.tostring(doc))
         return self._ket_qua("NhanVanBan", legacy_id, True, "da nhan")
 
-    def _op_BaoCaoTrangThai(self, op: etree._Element) -> HttpReply:  # noqa: N802
+    def _op_BaoCaoTrangThai(self, op: etree._Element) -> HttpReply:
         doc = op.find(f"{{{NS}}}TrangThaiVanBan")
         if doc is None or not self.schema.validate(doc):
             return fault("Client", "trang thai khong hop le")

@@ -82,7 +82,7 @@ class FileDrop:
         for item in self.pending():
             target = self.processing / item.name
             try:
-                os.rename(item, target)  # atomic on one file system
+                item.rename(target)  # atomic on one file system
             except FileNotFoundError:
                 continue
             except OSError as exc:
@@ -103,7 +103,7 @@ class FileDrop:
         if dest.exists():
             stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
             dest = dest_dir / f"{item.stem}.{stamp}{item.suffix}"
-        os.rename(item, dest)
+        item.rename(dest)
         if outcome.report:
             report = dest.with_name(dest.name + ".report.json")
             self._atomic_write(report, json.dumps(outcome.report, ensure_ascii=False, indent=2, default=str).encode())
@@ -133,11 +133,11 @@ class FileDrop:
 
     def _atomic_write(self, path: Path, data: bytes) -> None:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-        with open(tmp, "wb") as fh:
+        with tmp.open("wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        tmp.replace(path)
         _fsync_dir(path.parent)
 
     def write_outgoing(self, name: str, data: bytes, files: Mapping[str, bytes] | None = None) -> Path:
@@ -166,11 +166,11 @@ class FileDrop:
                 if not dest.is_relative_to(tmp.resolve()):
                     raise ConfigurationError(f"side file {rel!r} would leave the bundle folder")
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                with open(dest, "wb") as fh:
+                with dest.open("wb") as fh:
                     fh.write(content)
                     fh.flush()
                     os.fsync(fh.fileno())
-            os.rename(tmp, bundle)
+            tmp.rename(bundle)
             _fsync_dir(self.outbox)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

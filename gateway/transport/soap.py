@@ -46,7 +46,7 @@ HARDENED_SETTINGS = zeep.Settings(
 )
 
 
-class HttpxTransport(zeep.transports.Transport):  # type: ignore[misc]
+class HttpxTransport(zeep.transports.Transport):
     """zeep's transport contract over a synchronous ``httpx.Client``.
 
     ``local_root`` is the only folder WSDL/XSD files may be read from (the adapter folder).
@@ -96,9 +96,7 @@ class HttpxTransport(zeep.transports.Transport):  # type: ignore[misc]
             return resp.content
         path = Path(urlparse(url).path if scheme == "file" else url).resolve()
         if self.local_root is None or not path.is_relative_to(self.local_root):
-            raise ConfigurationError(
-                f"refusing to read {path}: WSDL/XSD files must lie under {self.local_root}"
-            )
+            raise ConfigurationError(f"refusing to read {path}: WSDL/XSD files must lie under {self.local_root}")
         return path.read_bytes()
 
     def _load_remote_data(self, url: str) -> bytes:
@@ -151,15 +149,17 @@ class SoapClient:
     ):
         self._own_http = http is None
         self.http = http or httpx.Client(timeout=timeout)
-        root = local_root or (
-            Path(wsdl).parent.parent if not str(wsdl).startswith(("http:", "https:")) else None
-        )
+        root = local_root or (Path(wsdl).parent.parent if not str(wsdl).startswith(("http:", "https:")) else None)
         self.transport = HttpxTransport(self.http, operation_timeout=timeout, local_root=root)
         where = str(wsdl)
         with translate_errors(where):
-            self.client = zeep.Client(str(wsdl), transport=self.transport, settings=HARDENED_SETTINGS)
+            self.client = zeep.Client(str(wsdl), transport=self.transport, settings=HARDENED_SETTINGS)  # type: ignore[no-untyped-call]
         binding = next(iter(next(iter(self.client.wsdl.services.values())).ports.values())).binding
-        self.service = self.client.create_service(binding.name, endpoint) if endpoint else self.client.service
+        self.service = (
+            self.client.create_service(binding.name, endpoint)  # type: ignore[no-untyped-call]
+            if endpoint
+            else self.client.service
+        )
         self.endpoint = endpoint or where
 
     def call(self, operation: str, **kwargs: Any) -> Any:
@@ -193,7 +193,7 @@ class SoapClient:
     def element_object(self, element: etree._Element) -> Any:
         """Turn a legacy element into the zeep object the WSDL expects for it."""
         with translate_errors(self.endpoint):
-            decl = self.client.get_element(etree.QName(element).text)
+            decl = self.client.get_element(etree.QName(element).text)  # type: ignore[no-untyped-call]
             return decl.parse(element, self.client.wsdl.types)
 
     def close(self) -> None:
@@ -240,9 +240,7 @@ class LegacySoapConnector:
     def pending(self, limit: int | None = None) -> list[str]:
         """Ids of the documents waiting in the legacy system's outgoing queue."""
         body = self.soap.call_xml(self._op("list_pending"), **({"SoLuongToiDa": limit} if limit else {}))
-        ids = [
-            el.text.strip() for el in body.iter() if etree.QName(el).localname == self._id_name and el.text
-        ]
+        ids = [el.text.strip() for el in body.iter() if etree.QName(el).localname == self._id_name and el.text]
         return ids
 
     def fetch(self, legacy_id: str) -> list[DocumentResult]:
@@ -274,18 +272,12 @@ class LegacySoapConnector:
         body = self.soap.call_xml(op, **{etree.QName(out.element).localname: obj})
         result = self._ket_qua(body)
         if not result.accepted:
-            raise RemoteRefusalError(
-                f"{self.adapter.code} refused the document: {result.message or 'no reason given'}"
-            )
+            raise RemoteRefusalError(f"{self.adapter.code} refused the document: {result.message or 'no reason given'}")
         return result
 
     @staticmethod
     def _ket_qua(body: etree._Element) -> DeliveryResult:
-        values = {
-            etree.QName(el).localname: (el.text or "").strip()
-            for el in body.iter()
-            if isinstance(el.tag, str)
-        }
+        values = {etree.QName(el).localname: (el.text or "").strip() for el in body.iter() if isinstance(el.tag, str)}
         return DeliveryResult(
             legacy_id=values.get("MaVanBan") or None,
             accepted=values.get("ThanhCong", "false").lower() in ("true", "1"),

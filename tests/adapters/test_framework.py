@@ -30,37 +30,37 @@ def _batch(*docs: bytes) -> bytes:
 
 def test_unknown_manifest_key_is_a_configuration_error(qlvb_copy: Path) -> None:
     _edit(qlvb_copy / "adapter.toml", 'encoding = "utf-8"', 'encoding = "utf-8"\nencodng = "x"')
-    with pytest.raises(ConfigurationError, match="unknown key.*encodng"):
+    with pytest.raises(ConfigurationError, match=r"unknown key.*encodng"):
         load_manifest(qlvb_copy)
 
 
 def test_path_leaving_the_folder_is_refused(qlvb_copy: Path) -> None:
     _edit(qlvb_copy / "adapter.toml", 'schema = "xsd/qlvb.xsd"', 'schema = "../../etc/passwd"')
-    with pytest.raises(ConfigurationError, match="leaves the adapter folder"):
+    with pytest.raises(ConfigurationError, match=r"leaves the adapter folder"):
         load_manifest(qlvb_copy)
 
 
 def test_unknown_mapping_key_and_target_are_reported(qlvb_copy: Path) -> None:
     _edit(qlvb_copy / "mapping.toml", '"subject" = "TrichYeu"', '"subject" = { path = "TrichYeu", fromat = "x" }')
-    with pytest.raises(ConfigurationError, match="field 'subject'.*unknown key.*fromat"):
+    with pytest.raises(ConfigurationError, match=r"field 'subject'.*unknown key.*fromat"):
         Adapter.load(qlvb_copy)
 
 
 def test_unknown_edxml_target_is_reported(qlvb_copy: Path) -> None:
     _edit(qlvb_copy / "mapping.toml", '"subject" = "TrichYeu"', '"subject" = "TrichYeu"\n"subjekt" = "TrichYeu"')
-    with pytest.raises(ConfigurationError, match="subjekt.*unknown edXML field"):
+    with pytest.raises(ConfigurationError, match=r"subjekt.*unknown edXML field"):
         Adapter.load(qlvb_copy)
 
 
 def test_legacy_path_missing_from_the_schema_is_reported(qlvb_copy: Path) -> None:
     _edit(qlvb_copy / "mapping.toml", '"subject" = "TrichYeu"', '"subject" = "TrichYeuu"')
-    with pytest.raises(ConfigurationError, match="'TrichYeuu' is not in qlvb.xsd"):
+    with pytest.raises(ConfigurationError, match=r"'TrichYeuu' is not in qlvb.xsd"):
         Adapter.load(qlvb_copy)
 
 
 def test_required_edxml_field_must_be_mapped(qlvb_copy: Path) -> None:
     _edit(qlvb_copy / "mapping.toml", '"signer.full_name" = "NguoiKy"\n', "")
-    with pytest.raises(ConfigurationError, match="signer.full_name"):
+    with pytest.raises(ConfigurationError, match=r"signer.full_name"):
         Adapter.load(qlvb_copy)
 
 
@@ -162,6 +162,8 @@ def test_reverse_refuses_a_value_with_no_legacy_code(qlvb_copy: Path) -> None:
     assert isinstance(pkg, EdocPackage)
     from dataclasses import replace
 
-    odd = replace(pkg, header=replace(pkg.header, document_type=replace(pkg.header.document_type, type_name="Nghị quyết")))
-    with pytest.raises(MappingError, match="no entry in table loai_van_ban"):
+    odd = replace(
+        pkg, header=replace(pkg.header, document_type=replace(pkg.header.document_type, type_name="Nghị quyết"))
+    )
+    with pytest.raises(MappingError, match=r"no entry in table loai_van_ban"):
         adapter.to_legacy(odd)

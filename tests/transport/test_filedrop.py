@@ -72,7 +72,7 @@ def test_finished_names_never_overwrite(tmp_path: Path) -> None:
     for _ in range(2):
         (drop.inbox / "same.xml").write_bytes(b"<x/>")
         drop.process(lambda p: ItemOutcome(True))
-    assert len([p for p in drop.done.iterdir()]) == 2
+    assert len(list(drop.done.iterdir())) == 2
 
 
 def test_write_outgoing_is_atomic_and_refuses_overwrite(tmp_path: Path) -> None:
@@ -80,11 +80,11 @@ def test_write_outgoing_is_atomic_and_refuses_overwrite(tmp_path: Path) -> None:
     target = drop.write_outgoing("nhap.xml", b"<NhapVanBan/>")
     assert target.read_bytes() == b"<NhapVanBan/>"
     assert [p.name for p in drop.outbox.iterdir()] == ["nhap.xml"]  # no temporary left behind
-    with pytest.raises(TransportError, match="refusing to overwrite"):
+    with pytest.raises(TransportError, match=r"refusing to overwrite"):
         drop.write_outgoing("nhap.xml", b"<x/>")
     with pytest.raises(ConfigurationError):
         drop.write_outgoing("../escape.xml", b"<x/>")
-    with pytest.raises(ConfigurationError, match="leave the bundle"):
+    with pytest.raises(ConfigurationError, match=r"leave the bundle"):
         drop.write_outgoing("b.xml", b"<x/>", {"../../x.pdf": b"%PDF"})
     assert not [p for p in drop.outbox.iterdir() if p.name.startswith(".")]
 

@@ -101,7 +101,7 @@ def test_4xx_is_not_retryable(sim: QlvbSimulator, connector: LegacySoapConnector
 
 
 def test_soap_fault_is_a_refusal(connector: LegacySoapConnector) -> None:
-    with pytest.raises(RemoteRefusalError, match="khong tim thay van ban NOPE") as info:
+    with pytest.raises(RemoteRefusalError, match=r"khong tim thay van ban NOPE") as info:
         connector.fetch("NOPE")
     assert not info.value.retryable
 
@@ -136,14 +136,14 @@ def _dtd_answer(method: str, path: str, headers: Mapping[str, str], body: bytes)
 def test_answer_with_dtd_is_refused(registry: AdapterRegistry) -> None:
     with LocalHttpServer(_dtd_answer) as server:
         c = LegacySoapConnector(registry.get("qlvb_soap"), f"{server.base_url}/qlvb", timeout=2)
-        with pytest.raises(TransportError, match="DTD"):
+        with pytest.raises(TransportError, match=r"DTD"):
             c.pending()
 
 
 def test_remote_wsdl_with_network_imports_is_refused(sim: QlvbSimulator) -> None:
     # forbid_external: a WSDL fetched over HTTP may not pull further schemas from the network;
     # adapters ship their WSDL/XSD locally and only the endpoint is remote.
-    with pytest.raises(TransportError, match="ExternalReferenceForbidden"):
+    with pytest.raises(TransportError, match=r"ExternalReferenceForbidden"):
         SoapClient(sim.wsdl_url, timeout=5)
 
 
@@ -161,5 +161,5 @@ def test_local_wsdl_outside_the_allowed_folder_is_refused(tmp_path: Path) -> Non
     wsdl.parent.mkdir()
     src = (FIXTURES.parent / "wsdl" / "qlvb.wsdl").read_text().replace("../xsd/qlvb.xsd", str(other))
     wsdl.write_text(src)
-    with pytest.raises(ConfigurationError, match="must lie under"):
+    with pytest.raises(ConfigurationError, match=r"must lie under"):
         SoapClient(wsdl, local_root=wsdl.parent)
