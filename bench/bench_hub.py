@@ -1,11 +1,16 @@
 """Benchmark: sendEdoc of valid ~50 KB packages against `lienthong serve --workers 2`, SQLite and PostgreSQL.
 
-The load generator runs in a separate process (httpx async) at 1, 16 and 64 concurrent clients;
-beside each run, in the same session, the floor: the same server answering a trivial endpoint
-(``GET /ping``) at the same concurrency. Prints accepted packages/s, p50/p99 latency, errors and
-the ratio to the floor. Usage::
+The load generator is wrk (Debian package ``wrk``) driven by ``bench/wrk_hub.lua``: this script
+pre-computes, just before each run, one distinct package per request with the SDK's HMAC headers
+(fresh ``timestamp``, so the hub's default 900 s window is respected) and wrk replays them from C,
+so the generator is not the bottleneck. Each row is measured at 1, 16 and 64 concurrent clients;
+beside it, in the same session, the floor: the same server answering a trivial endpoint
+(``GET /ping``) at the same concurrency. Printed per run: accepted packages/s, p50/p99 latency,
+errors (non-200, a FAIL answer, socket errors, timeouts), the ratio to the floor, and where the
+CPU went (% of one core: the generator, the server's processes, and the whole machine over its
+cores, so load from other jobs on a shared box is visible). Usage::
 
-    .venv/bin/python bench/bench_hub.py [--seconds 8] [--clients 1,16,64] [--backends sqlite,postgresql]
+    .venv/bin/python bench/bench_hub.py [--seconds 5] [--clients 1,16,64] [--backends sqlite,postgresql]
 
 PostgreSQL is taken from $LIENTHONG_BENCH_DATABASE_URL (default
 postgresql+psycopg://postgres@127.0.0.1:5432/test; a fresh schema is created and dropped).
@@ -14,9 +19,11 @@ postgresql+psycopg://postgres@127.0.0.1:5432/test; a fresh schema is created and
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
+import re
+import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,9 +37,11 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+LUA = ROOT / "bench" / "wrk_hub.lua"
 
 SYSTEM, SECRET, RECIPIENT_SYSTEM = "bench-h41", "bench-secret", "bench-g22"
-MARK = "987654"
+MARK = b"987654"
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def template() -> bytes:
@@ -41,65 +50,112 @@ def template() -> bytes:
 
     pkg = build_package(sample_edoc(int(MARK), attachments=1, attachment_size=36_000,
                                     recipients=(Organization("000.00.00.G22"),)))
-    assert pkg.count(MARK.encode()) >= 2
+    assert pkg.count(MARK) >= 2
     return pkg
 
 
-# -- load generator (separate process) ---------------------------------------------------------------
+def template_parts() -> tuple[list[bytes], list[int]]:
+    """The package (plus the SDK's trailing CRLF) cut at its variable places, and each gap's kind.
 
-async def _load(url: str, clients: int, seconds: float, mode: str, offset: int) -> dict[str, object]:
+    Kind 2 = the 6-digit mark (DocumentId number, code number, content ids), kind 1 = the
+    notation suffix; together they make every request a different document.
+    """
+    tpl = template().replace(b"UBND-VX</", b"UBND-VX-\x01</", 1).replace(MARK, b"\x02") + b"\r\n"
+    pieces = re.split(rb"([\x01\x02])", tpl)
+    return pieces[0::2], [p[0] for p in pieces[1::2]]
+
+
+def fill(kinds: list[int], n: int) -> list[str]:
+    return [f"{n % 1_000_000:06d}" if k == 2 else str(n) for k in kinds]
+
+
+def _record(data: bytes) -> bytes:
+    return str(len(data)).encode() + b"\n" + data
+
+
+def write_requests(path: Path, port: int, count: int, offset: int) -> None:
+    """``count`` distinct signed sendEdoc requests (head + gap values) for wrk_hub.lua."""
     from gateway.transport.hmac_auth import sdk_file_hash, sign_headers
 
-    base = template() if mode == "send" else b""
-    latencies: list[float] = []
-    errors = 0
-    counter = [offset]
-    deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
-
-        async def one_client() -> None:
-            nonlocal errors
-            while time.perf_counter() < deadline:
-                t0 = time.perf_counter()
-                try:
-                    if mode == "ping":
-                        r = await http.get(f"{url}/ping")
-                        good = r.status_code == 200
-                    else:
-                        counter[0] += 1
-                        body = base.replace(MARK.encode(), f"{counter[0]:06d}".encode()[-6:].rjust(6, b"0"))
-                        body = body.replace(b"UBND-VX</", f"UBND-VX-{counter[0]}</".encode(), 1)
-                        headers = sign_headers(SYSTEM, SECRET, {"from": SYSTEM, "servicetype": "eDoc",
-                                                                "messagetype": "edoc",
-                                                                "hash-file": sdk_file_hash(body)},
-                                               content_type="application/octet-stream")
-                        r = await http.post(f"{url}/sendEdoc", content=body + b"\r\n",
-                                            headers={k: v.encode("latin-1") for k, v in headers.items()})
-                        good = r.status_code == 200 and r.json().get("status") == "OK"
-                except httpx.HTTPError:
-                    good = False
-                latencies.append(time.perf_counter() - t0)
-                if not good:
-                    errors += 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(clients)))
-        elapsed = time.perf_counter() - started
-    latencies.sort()
-    ok = len(latencies) - errors
-
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
-
-    return {"requests": len(latencies), "ok": ok, "errors": errors, "per_second": ok / elapsed,
-            "p50_ms": pct(0.50), "p99_ms": pct(0.99)}
+    parts, kinds = template_parts()
+    with path.open("wb") as out:
+        for i in range(count):
+            values = fill(kinds, offset + i)
+            body = b"".join(p + (values[j].encode() if j < len(values) else b"") for j, p in enumerate(parts))
+            headers = sign_headers(SYSTEM, SECRET, {"from": SYSTEM, "servicetype": "eDoc", "messagetype": "edoc",
+                                                    "hash-file": sdk_file_hash(body[:-2])},
+                                   content_type="application/octet-stream")
+            head = f"POST /sendEdoc HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            head += f"Content-Length: {len(body)}\r\n\r\n"
+            out.write(_record(head.encode("latin-1")) + _record("\t".join(values).encode()))
 
 
-def run_load(url: str, clients: int, seconds: float, mode: str, offset: int) -> dict[str, object]:
-    out = subprocess.run([sys.executable, __file__, "--load", url, str(clients), str(seconds), mode, str(offset)],
-                         capture_output=True, text=True, check=True, cwd=ROOT)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def write_parts(path: Path) -> None:
+    parts, _ = template_parts()
+    path.write_bytes(b"".join(_record(p) for p in parts))
+
+
+# -- CPU accounting ---------------------------------------------------------------------------------
+
+def _stat(pid: int) -> tuple[int, int] | None:
+    """(ppid, utime+stime ticks) of a process, or None if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text.rsplit(")", 1)[1].split()
+    return int(fields[1]), int(fields[11]) + int(fields[12])
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds used so far by ``root`` and all its descendants (the uvicorn workers)."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (st := _stat(int(entry.name))) is not None:
+            table[int(entry.name)] = st
+    total, todo, seen = 0, [root], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen or pid not in table:
+            continue
+        seen.add(pid)
+        total += table[pid][1]
+        todo += [p for p, (ppid, _) in table.items() if ppid == pid]
+    return total / TICK
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all cores since boot."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return float(sum(fields) - idle), float(sum(fields))
+
+
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+# -- one run -----------------------------------------------------------------------------------------
+
+def run_wrk(url: str, clients: int, seconds: float, requests: Path | None, parts: Path,
+            server_pid: int) -> dict[str, float]:
+    threads = 1 if clients < 4 else 2
+    cmd = ["wrk", f"-t{threads}", f"-c{clients}", f"-d{seconds:g}s", "--timeout", "30s", "-s", str(LUA),
+           url, "--", str(parts), str(requests) if requests else "ping", str(threads)]
+    gen0, srv0, (busy0, all0), t0 = children_cpu(), tree_cpu(server_pid), machine_busy(), time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    gen, srv, (busy1, all1) = children_cpu() - gen0, tree_cpu(server_pid) - srv0, machine_busy()
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    errors = res["bad_answers"] + res["connect"] + res["read"] + res["write"] + res["timeout"]
+    ok = res["requests"] - res["bad_answers"]
+    cores = os.cpu_count() or 1
+    return {"per_second": ok / (res["duration_us"] / 1e6), "p50_ms": res["p50_us"] / 1000,
+            "p99_ms": res["p99_us"] / 1000, "errors": errors, "repeats": res["repeats"],
+            "gen_cpu": 100 * gen / wall, "srv_cpu": 100 * srv / wall,
+            "machine": 100 * cores * (busy1 - busy0) / max(1.0, all1 - all0)}
 
 
 # -- orchestration -----------------------------------------------------------------------------------
@@ -110,7 +166,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(data_dir: Path, db_url: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(data_dir: Path, db_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     from gateway.config import HubSettings
     from gateway.ledger import Ledger
 
@@ -120,7 +176,7 @@ def start_server(data_dir: Path, db_url: str, port: int) -> subprocess.Popen[byt
     led.add_system(RECIPIENT_SYSTEM, "x", ["000.00.00.G22"])
     led.close()
     env = {**os.environ, "LIENTHONG_DATA_DIR": str(data_dir), "LIENTHONG_DATABASE_URL": db_url}
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--workers", "2", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--workers", str(workers), "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=(data_dir / "serve.log").open("wb"), cwd=ROOT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -133,19 +189,24 @@ def start_server(data_dir: Path, db_url: str, port: int) -> subprocess.Popen[byt
     raise SystemExit("server did not start; see serve.log")
 
 
-def bench_backend(name: str, db_url: str, clients: list[int], seconds: float, work: Path) -> list[dict[str, object]]:
+def bench_backend(name: str, db_url: str, args: argparse.Namespace, work: Path) -> list[dict[str, object]]:
     port = free_port()
     data = work / name
     data.mkdir()
-    proc = start_server(data, db_url, port)
+    proc = start_server(data, db_url, port, args.workers)
     url = f"http://127.0.0.1:{port}"
+    parts, reqs = work / "parts.bin", work / "requests.bin"
+    write_parts(parts)
     rows: list[dict[str, object]] = []
     try:
-        run_load(url, 4, 1.0, "send", 900_000)  # warm-up (connections, caches)
-        for i, c in enumerate(clients):
-            floor = run_load(url, c, seconds, "ping", 0)
-            send = run_load(url, c, seconds, "send", (i + 1) * 100_000)
+        write_requests(reqs, port, 400, 900_000)
+        run_wrk(url, 8, 1.0, reqs, parts, proc.pid)  # warm-up (connections, caches, JIT of the SQL)
+        for i, c in enumerate(args.clients):
+            floor = run_wrk(url, c, args.seconds, None, parts, proc.pid)
+            write_requests(reqs, port, int(args.max_rate * args.seconds) + 100, (i + 1) * 100_000)
+            send = run_wrk(url, c, args.seconds, reqs, parts, proc.pid)
             rows.append({"backend": name, "clients": c, "floor": floor, "send": send})
+            print(f"  {name} {c}: {send}", file=sys.stderr)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
@@ -154,17 +215,22 @@ def bench_backend(name: str, db_url: str, clients: list[int], seconds: float, wo
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--clients", default="1,16,64")
     ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--workers", type=int, default=2, help="lienthong serve --workers")
+    ap.add_argument("--max-rate", type=float, default=1500.0,
+                    help="distinct packages prepared per second of run (a run that needs more is flagged)")
     args = ap.parse_args()
-    clients = [int(c) for c in args.clients.split(",")]
+    args.clients = [int(c) for c in args.clients.split(",")]
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="bench-hub-") as tmp:
         work = Path(tmp)
         for backend in args.backends.split(","):
             if backend == "sqlite":
-                rows += bench_backend("sqlite", f"sqlite:///{work / 'bench.db'}", clients, args.seconds, work)
+                rows += bench_backend("sqlite", f"sqlite:///{work / 'bench.db'}", args, work)
             elif backend == "postgresql":
                 from sqlalchemy import create_engine, text
                 from sqlalchemy.engine import make_url
@@ -177,28 +243,28 @@ def main() -> None:
                     conn.execute(text(f'CREATE SCHEMA "{schema}"'))
                 url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
                 try:
-                    rows += bench_backend("postgresql", url.render_as_string(hide_password=False), clients,
-                                          args.seconds, work)
+                    rows += bench_backend("postgresql", url.render_as_string(hide_password=False), args, work)
                 finally:
                     with engine.begin() as conn:
                         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    print(f"\nsendEdoc, ~{len(template()) // 1024} KB packages, lienthong serve --workers 2, {args.seconds:g} s per run, "
-          f"{os.cpu_count()} CPUs (load generator on the same machine)")
-    head = f"{'backend':<11}{'clients':>8} | {'accepted/s':>10}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7} | " \
-           f"{'floor/s':>8}{'p50 ms':>8}{'p99 ms':>8} | {'ratio':>6}"
+    print(f"\nsendEdoc, ~{len(template()) // 1024} KB packages, lienthong serve --workers {args.workers}, "
+          f"{args.seconds:g} s per run, {os.cpu_count()} CPUs; generator wrk on the same machine")
+    print("cpu columns: % of one core used by the generator / the server processes / the whole machine")
+    head = (f"{'backend':<11}{'clients':>8} | {'accepted/s':>10}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7} "
+            f"{'cpu gen/srv/all':>16} | {'floor/s':>8}{'p50 ms':>8}{'p99 ms':>8} {'cpu gen/srv/all':>16} | "
+            f"{'ratio':>6}")
     print(head)
     print("-" * len(head))
     for r in rows:
         s, f = r["send"], r["floor"]
         assert isinstance(s, dict) and isinstance(f, dict)
+        flag = " (ran out of distinct packages: raise --max-rate)" if s["repeats"] else ""
         print(f"{r['backend']:<11}{r['clients']:>8} | {s['per_second']:>10.1f}{s['p50_ms']:>8.1f}{s['p99_ms']:>8.1f}"
-              f"{s['errors']:>7} | {f['per_second']:>8.1f}{f['p50_ms']:>8.1f}{f['p99_ms']:>8.1f} | "
-              f"{s['per_second'] / f['per_second']:>6.3f}")
+              f"{s['errors']:>7} {s['gen_cpu']:>5.0f}/{s['srv_cpu']:>4.0f}/{s['machine']:>4.0f} | "
+              f"{f['per_second']:>8.1f}{f['p50_ms']:>8.1f}{f['p99_ms']:>8.1f} "
+              f"{f['gen_cpu']:>5.0f}/{f['srv_cpu']:>4.0f}/{f['machine']:>4.0f} | "
+              f"{s['per_second'] / f['per_second']:>6.3f}{flag}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--load":
-        _, _, url, clients, seconds, mode, offset = sys.argv
-        print(json.dumps(asyncio.run(_load(url, int(clients), float(seconds), mode, int(offset)))))
-    else:
-        main()
+    main()

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway.ledger.models import AuditEntry, AuditHead
@@ -89,9 +89,24 @@ def flush_pending(session: Session) -> int:
     if not pending:
         return 0
     session.flush()  # resolve message ids first
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
-    seq, prev = head.seq, head.hash
-    for item in pending:
+    return append_entries(session.connection(), pending)
+
+
+def append_entries(conn: Connection, items: Sequence[Mapping[str, Any]]) -> int:
+    """Lock the head, chain ``items`` after it, insert them in one statement and move the head.
+
+    Each item has ``event``, ``actor``, ``message_id``, ``document_id`` and ``detail`` (a dict).
+    Runs inside the caller's transaction, so the entries commit (or vanish) with the change they
+    describe; a batch of many submissions takes the head lock once.
+    """
+    if not items:
+        return 0
+    head = conn.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+    ).one()
+    seq, prev = int(head.seq), str(head.hash)
+    rows: list[dict[str, Any]] = []
+    for item in items:
         seq += 1
         at = utcnow()
         detail = canonical_json(item["detail"])
@@ -105,23 +120,23 @@ def flush_pending(session: Session) -> int:
             document_id=item["document_id"],
             detail=detail,
         )
-        session.add(
-            AuditEntry(
-                seq=seq,
-                at=at,
-                actor=item["actor"],
-                event=item["event"],
-                message_id=item["message_id"],
-                document_id=item["document_id"],
-                detail=detail,
-                prev_hash=prev,
-                hash=digest,
-            )
+        rows.append(
+            {
+                "seq": seq,
+                "at": at,
+                "actor": item["actor"],
+                "event": item["event"],
+                "message_id": item["message_id"],
+                "document_id": item["document_id"],
+                "detail": detail,
+                "prev_hash": prev,
+                "hash": digest,
+            }
         )
         prev = digest
-    head.seq, head.hash = seq, prev
-    session.flush()
-    return len(pending)
+    conn.execute(insert(AuditEntry), rows)
+    conn.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
+    return len(rows)
 
 
 def discard_pending(session: Session) -> None:
@@ -197,4 +212,4 @@ def verify_chain(session: Session, *, max_problems: int = 50) -> ChainReport:
     return report
 
 
-__all__ = ["ChainReport", "canonical_json", "flush_pending", "record", "utcnow", "verify_chain"]
+__all__ = ["ChainReport", "append_entries", "canonical_json", "flush_pending", "record", "utcnow", "verify_chain"]

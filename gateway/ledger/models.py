@@ -84,8 +84,12 @@ class Message(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
     remote_doc_id: Mapped[str | None] = mapped_column(String(64))
-    payload_sha256: Mapped[str] = mapped_column(String(64))
+    payload_sha256: Mapped[str] = mapped_column(String(64))  # the bytes to deliver
     payload_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    # When set, the bytes to deliver are the blob ``source_sha256`` with the TraceHeader described
+    # by ``trace_hop`` (JSON) spliced in, rebuilt on read; else the blob ``payload_sha256`` itself.
+    source_sha256: Mapped[str | None] = mapped_column(String(64))
+    trace_hop: Mapped[str | None] = mapped_column(Text)
     subject: Mapped[str | None] = mapped_column(Text)
     code: Mapped[str | None] = mapped_column(String(255))
     status_code: Mapped[str | None] = mapped_column(String(2))
@@ -128,6 +132,17 @@ class StatusEvent(Base):
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
 
 
+class OperatorKey(Base):
+    """An operator API key (``lienthong operators add``), kept only as its SHA-256."""
+
+    __tablename__ = "operator_keys"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 class AuditEntry(Base):
     """One link of the hash chain; ``hash`` covers ``prev_hash`` and every other column."""
 
@@ -156,4 +171,14 @@ class AuditHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-__all__ = ["Attempt", "AuditEntry", "AuditHead", "Base", "Message", "StatusEvent", "Submission", "System"]
+__all__ = [
+    "Attempt",
+    "AuditEntry",
+    "AuditHead",
+    "Base",
+    "Message",
+    "OperatorKey",
+    "StatusEvent",
+    "Submission",
+    "System",
+]

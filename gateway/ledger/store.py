@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, or_, select, update
+from sqlalchemy import Connection, Engine, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -122,6 +122,19 @@ class Ledger:
         finally:
             audit.discard_pending(session)
             session.close()
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A Core write transaction (bulk paths such as :mod:`gateway.ledger.intake`); errors translated."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except IntegrityError as exc:
+            raise LedgerError(f"ledger constraint violated: {_short(exc)}") from exc
+        except OperationalError as exc:
+            raise LedgerError(f"ledger database unavailable: {_short(exc)}", retryable=True) from exc
+        except SQLAlchemyError as exc:
+            raise LedgerError(f"ledger error: {_short(exc)}") from exc
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
@@ -287,7 +300,14 @@ class Ledger:
         status_code: str | None = None,
         adapter: str | None = None,
         actor: str = "hub",
+        source_sha256: str | None = None,
+        trace_hop: str | None = None,
     ) -> Message:
+        """Add one delivery message (and its audit entry) to the transaction ``s``.
+
+        With ``trace_hop`` the payload is the blob ``source_sha256`` plus that TraceHeader, rebuilt
+        on read and checked against ``payload_sha256`` (one blob per package instead of two).
+        """
         now = utcnow()
         msg = Message(
             doc_id=new_doc_id(),
@@ -305,6 +325,8 @@ class Ledger:
             next_attempt_at=now if state == State.QUEUED else None,
             payload_sha256=payload_sha256,
             payload_size=payload_size,
+            source_sha256=source_sha256 if trace_hop else None,
+            trace_hop=trace_hop,
             subject=subject,
             code=code,
             status_code=status_code,

@@ -40,6 +40,7 @@ def create_app(settings: HubSettings, *, migrate: bool = False, deliver: bool = 
         finally:
             if worker is not None:
                 worker.stop()
+            hub.intake.close()
             ledger.close()
 
     app = FastAPI(

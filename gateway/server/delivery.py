@@ -3,7 +3,7 @@
 Each server process runs one :class:`DeliveryWorker` thread. Messages are *leased* in the ledger
 before they are sent (:meth:`Ledger.claim_due`), so two processes never send the same message at
 the same time; a process killed mid-send leaves a lease that simply expires. Every try sends the
-very same bytes (the outbound blob, with this hub's TraceHeader already in it) under the same
+very same bytes (the original with this hub's TraceHeader, rebuilt and checked against its hash) under the same
 DocumentId, so a receiver that saw an earlier try answers with the same DocId instead of storing
 a second copy: an ``unknown`` outcome (timeout, dropped connection, 5xx) is therefore safe to
 retry. ``refused`` goes straight to DEAD; ``unknown`` backs off exponentially with jitter until
@@ -24,6 +24,7 @@ from gateway.errors import GatewayError
 from gateway.ledger import Ledger
 from gateway.ledger.audit import utcnow
 from gateway.ledger.models import Message
+from gateway.server.trace import outbound_bytes
 from gateway.transport.axis import AxisClient, DeliveryOutcome
 
 log = logging.getLogger("lienthong.delivery")
@@ -113,8 +114,7 @@ class DeliveryWorker:
             )
         else:
             try:
-                with self.blobs.open(msg.payload_sha256) as fh:
-                    data = fh.read()
+                data = outbound_bytes(self.blobs, msg.payload_sha256, msg.source_sha256, msg.trace_hop)
             except GatewayError as exc:
                 outcome = DeliveryOutcome("unknown", reason="blob", error=str(exc))
             else:

@@ -11,6 +11,7 @@ to check exactly this). The same package sent again returns the same DocId.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import threading
@@ -20,14 +21,15 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from gateway.blobstore import BlobStore
+from gateway.blobstore import BlobRef, BlobStore
 from gateway.config import HubSettings
 from gateway.edxml import EdocPackage, StatusPackage, parse_package
 from gateway.errors import AuthorizationError, GatewayError, NotFoundError, SchemaValidationError
 from gateway.ledger import Ledger, State, SystemInfo
+from gateway.ledger.intake import IntakeCommitter, RouteDraft, SubmissionDraft
 from gateway.ledger.models import Message, Submission
-from gateway.server.routing import AgencyDirectory, Router
-from gateway.server.trace import append_trace
+from gateway.server.routing import AgencyDirectory, Route, Router
+from gateway.server.trace import apply_recipe, hop_recipe, outbound_bytes
 from gateway.transport.hmac_auth import VerifiedRequest, sdk_file_hash
 
 log = logging.getLogger("lienthong.hub")
@@ -77,6 +79,7 @@ class HubService:
         self.blobs = blobs
         self.directory = directory
         self.router = Router(settings, ledger, directory)
+        self.intake = IntakeCommitter(ledger)
         self.work_available = threading.Event()
 
     # -- sendEdoc ---------------------------------------------------------------------------------
@@ -118,61 +121,32 @@ class HubService:
         recipients = self._recipients(pkg, request)
         routes = self.router.route(recipients, trace_ids)
         original = self.blobs.put_bytes(data)
-        outbound = self.blobs.put_bytes(append_trace(data, self.settings.node_id, vn_now(self.settings)))
+        hop = hop_recipe(self.settings.node_id, vn_now(self.settings))
+        outbound = apply_recipe(data, hop)
+        out_sha, out_size = hashlib.sha256(outbound).hexdigest(), len(outbound)
         if isinstance(pkg, StatusPackage):
-            document_id, status_code = pkg.response_for.document_id, pkg.status_code.wire
-            extra = f"{status_code}|{pkg.timestamp.isoformat()}"
-            subject: str | None = pkg.description
-            code: str | None = pkg.response_for.code
+            doc_id, created = self._accept_status(pkg, sender, system, routes, original, hop, out_sha, out_size)
+            document_id = pkg.response_for.document_id
         else:
-            document_id, status_code, extra = pkg.header.document_id, None, ""
-            subject, code = pkg.header.subject, str(pkg.header.code)
-        forwards = False
-        with self.ledger.transaction() as s:
-            sub, created = self.ledger.find_or_create_submission(
-                s,
-                message_type=actual_type,
-                document_id=document_id,
-                sender=sender,
-                payload_sha256=original.sha256,
-                payload_size=original.size,
-                system_id=system.system_id,
-                status_code=status_code,
-                idem_extra=extra,
+            document_id = pkg.header.document_id
+            accepted = self.intake.submit(
+                SubmissionDraft(
+                    message_type="edoc",
+                    document_id=document_id,
+                    sender=sender,
+                    payload_sha256=original.sha256,
+                    payload_size=original.size,
+                    system_id=system.system_id,
+                    routes=tuple(RouteDraft(r.kind, r.destination, r.recipients) for r in routes),
+                    outbound_sha256=out_sha,
+                    outbound_size=out_size,
+                    trace_hop=hop,
+                    subject=pkg.header.subject,
+                    code=str(pkg.header.code),
+                    actor=system.system_id,
+                )
             )
-            if created:
-                for route in routes:
-                    self.ledger.add_message(
-                        s,
-                        direction="in" if route.kind == "local" else "out",
-                        message_type=actual_type,
-                        document_id=document_id,
-                        sender=sender,
-                        recipients=route.recipients,
-                        route=route.kind,
-                        destination=route.destination,
-                        payload_sha256=outbound.sha256,
-                        payload_size=outbound.size,
-                        state=State.QUEUED,
-                        submission=sub,
-                        subject=subject,
-                        code=code,
-                        status_code=status_code,
-                        actor=system.system_id,
-                    )
-                    forwards = forwards or route.kind != "local"
-                if isinstance(pkg, StatusPackage):
-                    self.ledger.apply_status(
-                        s,
-                        submission=sub,
-                        document_id=document_id,
-                        from_organ=sender,
-                        status_code=status_code or "",
-                        description=pkg.description,
-                        event_time=pkg.timestamp.isoformat(sep=" "),
-                        actor=system.system_id,
-                    )
-            doc_id = sub.doc_id
+            doc_id, created = accepted.doc_id, accepted.created
         log.info(
             "package %s",
             "accepted" if created else "already accepted (idempotent)",
@@ -183,9 +157,68 @@ class HubService:
                 "routes": [f"{r.kind}:{r.destination}" for r in routes],
             },
         )
-        if forwards:
+        if created and any(r.kind != "local" for r in routes):
             self.work_available.set()
         return doc_id
+
+    def _accept_status(
+        self,
+        pkg: StatusPackage,
+        sender: str,
+        system: SystemInfo,
+        routes: Sequence[Route],
+        original: BlobRef,
+        hop: str,
+        out_sha: str,
+        out_size: int,
+    ) -> tuple[str, bool]:
+        """Status packages also move other messages' business state, so they take the ORM path."""
+        document_id, status_code = pkg.response_for.document_id, pkg.status_code.wire
+        with self.ledger.transaction() as s:
+            sub, created = self.ledger.find_or_create_submission(
+                s,
+                message_type="status",
+                document_id=document_id,
+                sender=sender,
+                payload_sha256=original.sha256,
+                payload_size=original.size,
+                system_id=system.system_id,
+                status_code=status_code,
+                idem_extra=f"{status_code}|{pkg.timestamp.isoformat()}",
+            )
+            if created:
+                for route in routes:
+                    self.ledger.add_message(
+                        s,
+                        direction="in" if route.kind == "local" else "out",
+                        message_type="status",
+                        document_id=document_id,
+                        sender=sender,
+                        recipients=route.recipients,
+                        route=route.kind,
+                        destination=route.destination,
+                        payload_sha256=out_sha,
+                        payload_size=out_size,
+                        source_sha256=original.sha256,
+                        trace_hop=hop,
+                        state=State.QUEUED,
+                        submission=sub,
+                        subject=pkg.description,
+                        code=pkg.response_for.code,
+                        status_code=status_code,
+                        actor=system.system_id,
+                    )
+                self.ledger.apply_status(
+                    s,
+                    submission=sub,
+                    document_id=document_id,
+                    from_organ=sender,
+                    status_code=status_code or "",
+                    description=pkg.description,
+                    event_time=pkg.timestamp.isoformat(sep=" "),
+                    actor=system.system_id,
+                )
+            return sub.doc_id, created
 
     def _recipients(self, pkg: EdocPackage | StatusPackage, request: VerifiedRequest) -> list[str]:
         """The ``to`` header when the sender (or the previous hop) gives one, else the package's."""
@@ -261,9 +294,8 @@ class HubService:
                     s, msg, State.SENT, actor=system.system_id, reason="fetched by recipient"
                 )
                 msg.delivered_at = msg.updated_at
-            sha = msg.payload_sha256
-        with self.blobs.open(sha) as fh:
-            return fh.read()
+            where = (msg.payload_sha256, msg.source_sha256, msg.trace_hop)
+        return outbound_bytes(self.blobs, *where)
 
     def fetch_base64(self, system: SystemInfo, doc_id: str) -> str:
         return base64.b64encode(self.fetch(system, doc_id)).decode("ascii")

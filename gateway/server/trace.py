@@ -11,12 +11,15 @@ element lands in the edXML namespace whatever prefix the sender chose.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from datetime import datetime
 from xml.sax.saxutils import escape
 
+from gateway.blobstore import BlobStore
 from gateway.edxml import format_datetime
-from gateway.errors import EdxmlFormatError
+from gateway.errors import BlobStoreError, EdxmlFormatError
 
 # The header region ends where the body or the attachments begin; never search inside base64.
 _HEADER_END = re.compile(rb"<(?:[\w.\-]+:)?(?:edXMLBody|AttachmentEncoded)[\s>/]")
@@ -59,4 +62,34 @@ def append_trace(data: bytes, organ_id: str, when: datetime) -> bytes:
     return data[:at] + block + data[at:]
 
 
-__all__ = ["append_trace"]
+def hop_recipe(organ_id: str, when: datetime) -> str:
+    """The ledger's record of one appended hop (``messages.trace_hop``): enough to rebuild the bytes."""
+    return json.dumps({"organ": organ_id, "at": when.isoformat(timespec="microseconds")}, separators=(",", ":"))
+
+
+def apply_recipe(data: bytes, recipe: str) -> bytes:
+    hop = json.loads(recipe)
+    return append_trace(data, str(hop["organ"]), datetime.fromisoformat(str(hop["at"])))
+
+
+def outbound_bytes(
+    blobs: BlobStore, payload_sha256: str, source_sha256: str | None, trace_hop: str | None
+) -> bytes:
+    """The bytes a message delivers: its stored blob, or the original with its hop spliced in.
+
+    A rebuilt copy must hash to ``payload_sha256`` (recorded at acceptance), so what is delivered
+    is provably what was acknowledged; a mismatch raises :class:`BlobStoreError`.
+    """
+    if not trace_hop or not source_sha256:
+        with blobs.open(payload_sha256) as fh:
+            return fh.read()
+    with blobs.open(source_sha256) as fh:
+        data = apply_recipe(fh.read(), trace_hop)
+    if hashlib.sha256(data).hexdigest() != payload_sha256:
+        raise BlobStoreError(
+            f"the outbound copy rebuilt from blob {source_sha256} does not hash to {payload_sha256}"
+        )
+    return data
+
+
+__all__ = ["append_trace", "apply_recipe", "hop_recipe", "outbound_bytes"]

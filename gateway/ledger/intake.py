@@ -1,0 +1,275 @@
+"""Group commit of accepted packages: many submissions, their messages and audit entries per transaction.
+
+Under load, sendEdoc is dominated by per-transaction costs, not by the package: the commit's
+flush to disk (SQLite WAL or PostgreSQL WAL), the audit head lock (which serialises every writer
+from its audit append to its commit) and ORM bookkeeping. :class:`IntakeCommitter` gives each
+server process one writer thread. Request threads hand it a :class:`SubmissionDraft` and wait; the
+thread takes everything queued so far and writes it with multi-row Core inserts, one audit chain
+append and one commit, then wakes the waiters. Nothing waits for a batch to fill: at low load a
+batch is one submission (same latency as a direct write); under load batches grow by themselves.
+
+A submission is acknowledged only after its batch committed, so crash safety is unchanged. One
+bad submission never fails the others of its batch: idempotency and conflicts are decided in
+Python against the rows already stored (and earlier drafts of the same batch) before anything is
+written. A unique-key race with another process (the same package sent to two workers at once)
+rolls the batch back and replays it, and the replay then sees the other process's row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from gateway.errors import ConflictError, GatewayError, LedgerError
+from gateway.ledger import audit
+from gateway.ledger.audit import utcnow
+from gateway.ledger.models import Message, Submission
+from gateway.ledger.states import State
+from gateway.ledger.store import Ledger, idempotency_key, new_doc_id
+
+log = logging.getLogger("lienthong.ledger.intake")
+
+MAX_BATCH = 256
+RACE_RETRIES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDraft:
+    """One delivery duty of a submission: ``local`` (system id), ``peer`` (hub code) or ``upstream``."""
+
+    route: str
+    destination: str
+    recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionDraft:
+    """Everything needed to record one accepted package (its blobs are already stored).
+
+    ``payload_*`` is the package as received; ``outbound_*`` the bytes each message delivers. With
+    ``trace_hop`` the outbound bytes are not stored but rebuilt from the original on read (see
+    :func:`gateway.server.trace.outbound_bytes`).
+    """
+
+    message_type: str
+    document_id: str
+    sender: str
+    payload_sha256: str
+    payload_size: int
+    system_id: str
+    routes: tuple[RouteDraft, ...]
+    outbound_sha256: str
+    outbound_size: int
+    trace_hop: str | None = None
+    subject: str | None = None
+    code: str | None = None
+    status_code: str | None = None
+    idem_extra: str = ""
+    adapter: str | None = None
+    actor: str = "hub"
+    idem_key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        key = idempotency_key(self.message_type, self.document_id, self.sender, self.idem_extra)
+        object.__setattr__(self, "idem_key", key)
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The answer for one draft: the submission's DocId and whether this call created it."""
+
+    doc_id: str
+    created: bool
+
+
+def _conflict(d: SubmissionDraft, doc_id: str) -> ConflictError:
+    return ConflictError(
+        f"{d.message_type} {d.document_id!r} from {d.sender} was already received with different content "
+        f"(DocId {doc_id}); send a new DocumentId or an update (Bussiness type 2)"
+    )
+
+
+def write_batch(ledger: Ledger, drafts: Sequence[SubmissionDraft]) -> list[Accepted | GatewayError]:
+    """Record ``drafts`` in one transaction; per draft an :class:`Accepted` or the error refusing it."""
+    for attempt in range(RACE_RETRIES):
+        try:
+            return _write_once(ledger, drafts)
+        except LedgerError as exc:
+            if not isinstance(exc.__cause__, IntegrityError) or attempt == RACE_RETRIES - 1:
+                raise
+            log.info("idempotency race with another writer; replaying the batch", extra={"document_id": None})
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _write_once(ledger: Ledger, drafts: Sequence[SubmissionDraft]) -> list[Accepted | GatewayError]:
+    results: list[Accepted | GatewayError | None] = [None] * len(drafts)
+    with ledger.connection() as conn:
+        keys = sorted({d.idem_key for d in drafts})
+        known: dict[str, tuple[str, str]] = {
+            row.idem_key: (row.doc_id, row.payload_sha256)
+            for row in conn.execute(
+                select(Submission.idem_key, Submission.doc_id, Submission.payload_sha256).where(
+                    Submission.idem_key.in_(keys)
+                )
+            )
+        }
+        now = utcnow()
+        new: list[tuple[int, SubmissionDraft, dict[str, Any]]] = []
+        for i, d in enumerate(drafts):
+            prior = known.get(d.idem_key)
+            if prior is not None:
+                doc_id, sha = prior
+                results[i] = Accepted(doc_id, False) if sha == d.payload_sha256 else _conflict(d, doc_id)
+                continue
+            doc_id = new_doc_id()
+            row: dict[str, Any] = {
+                "doc_id": doc_id,
+                "idem_key": d.idem_key,
+                "message_type": d.message_type,
+                "document_id": d.document_id,
+                "sender": d.sender,
+                "status_code": d.status_code,
+                "payload_sha256": d.payload_sha256,
+                "payload_size": d.payload_size,
+                "system_id": d.system_id,
+                "received_at": now,
+            }
+            known[d.idem_key] = (doc_id, d.payload_sha256)
+            results[i] = Accepted(doc_id, True)
+            new.append((i, d, row))
+        if new:
+            sub_ids = conn.execute(
+                insert(Submission).returning(Submission.id, sort_by_parameter_order=True), [r for _, _, r in new]
+            ).scalars().all()
+            msg_rows: list[dict[str, Any]] = []
+            for sub_id, (_, d, _) in zip(sub_ids, new, strict=True):
+                for r in d.routes:
+                    msg_rows.append(
+                        {
+                            "doc_id": new_doc_id(),
+                            "submission_id": sub_id,
+                            "direction": "in" if r.route == "local" else "out",
+                            "message_type": d.message_type,
+                            "document_id": d.document_id,
+                            "sender": d.sender,
+                            "recipients": json.dumps(list(r.recipients)),
+                            "route": r.route,
+                            "destination": r.destination,
+                            "adapter": d.adapter,
+                            "state": State.QUEUED.value,
+                            "attempts": 0,
+                            "next_attempt_at": now,
+                            "payload_sha256": d.outbound_sha256,
+                            "payload_size": d.outbound_size,
+                            "source_sha256": d.payload_sha256 if d.trace_hop else None,
+                            "trace_hop": d.trace_hop,
+                            "subject": d.subject,
+                            "code": d.code,
+                            "status_code": d.status_code,
+                            "transport_status": "pending",
+                            "created_at": now,
+                            "updated_at": now,
+                            "_actor": d.actor,
+                        }
+                    )
+            if msg_rows:
+                actors = [m.pop("_actor") for m in msg_rows]
+                msg_ids = conn.execute(
+                    insert(Message).returning(Message.id, sort_by_parameter_order=True), msg_rows
+                ).scalars().all()
+                audit.append_entries(
+                    conn,
+                    [
+                        {
+                            "event": "message.created",
+                            "actor": actor,
+                            "message_id": mid,
+                            "document_id": m["document_id"],
+                            "detail": {
+                                "doc_id": m["doc_id"],
+                                "state": m["state"],
+                                "route": m["route"],
+                                "destination": m["destination"],
+                                "recipients": json.loads(m["recipients"]),
+                                "payload_sha256": m["payload_sha256"],
+                            },
+                        }
+                        for mid, m, actor in zip(msg_ids, msg_rows, actors, strict=True)
+                    ],
+                )
+    return [r for r in results if r is not None]
+
+
+class IntakeCommitter:
+    """One writer thread per process that commits queued submissions in batches (see module doc)."""
+
+    def __init__(self, ledger: Ledger, *, max_batch: int = MAX_BATCH):
+        self.ledger = ledger
+        self.max_batch = max_batch
+        self._queue: list[tuple[SubmissionDraft, Future[Accepted]]] = []
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    def submit(self, draft: SubmissionDraft) -> Accepted:
+        """Queue ``draft`` and wait until its batch is committed; raises the error refusing it."""
+        fut: Future[Accepted] = Future()
+        with self._cond:
+            if self._stopping:
+                raise LedgerError("the ledger writer is shutting down; retry", retryable=True)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lienthong-intake", daemon=True)
+                self._thread.start()
+            self._queue.append((draft, fut))
+            self._cond.notify()
+        return fut.result()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Finish what is queued, then stop the thread."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                batch = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[SubmissionDraft, Future[Accepted]]]) -> None:
+        try:
+            results = write_batch(self.ledger, [d for d, _ in batch])
+        except GatewayError as exc:
+            for _, fut in batch:
+                fut.set_exception(exc)
+            return
+        except Exception as exc:  # never leave a waiter hanging
+            log.exception("ledger batch failed", extra={"document_id": None})
+            error = LedgerError(f"ledger write failed: {type(exc).__name__}", retryable=True)
+            for _, fut in batch:
+                fut.set_exception(error)
+            return
+        for (_, fut), result in zip(batch, results, strict=True):
+            if isinstance(result, Accepted):
+                fut.set_result(result)
+            else:
+                fut.set_exception(result)
+
+
+__all__ = ["Accepted", "IntakeCommitter", "RouteDraft", "SubmissionDraft", "write_batch"]
