@@ -142,26 +142,61 @@ class TextConverter:
         return None if value is None else str(value)
 
 
+_TOKEN_RE = {"yyyy": r"(?P<Y>\d{4})", "MM": r"(?P<m>\d{1,2})", "dd": r"(?P<d>\d{1,2})",
+             "HH": r"(?P<H>\d{1,2})", "mm": r"(?P<M>\d{2})", "ss": r"(?P<S>\d{2})"}  # fmt: skip
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    """A strict regex for a ``dd/MM/yyyy HH:mm:ss`` style pattern (faster than strptime)."""
+    out, i = "", 0
+    while i < len(pattern):
+        for token, rx in _TOKEN_RE.items():
+            if pattern.startswith(token, i):
+                out += rx
+                i += len(token)
+                break
+        else:
+            out += re.escape(pattern[i])
+            i += 1
+    return re.compile(out)
+
+
 @dataclass(frozen=True)
 class DateConverter:
+    """Dates and date-times in a legacy pattern (``dd/MM/yyyy``, ``yyyy-MM-ddTHH:mm:ss`` ...)."""
+
     pattern: str
     with_time: bool = False
+    _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _format: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_format", java_pattern_to_strftime(self.pattern))
+        object.__setattr__(self, "_regex", _pattern_regex(self.pattern))
 
     def to_edxml(self, text: str, ctx: ConvertContext) -> Any:
-        fmt = java_pattern_to_strftime(self.pattern)
+        raw = text.strip()
+        m = self._regex.fullmatch(raw)
         try:
-            parsed = datetime.strptime(text.strip(), fmt)
-        except ValueError:
+            if m is None:
+                raise ValueError(raw)
+            g = m.groupdict()
+            day = date(int(g["Y"]), int(g["m"]), int(g["d"]))
+            if not self.with_time:
+                return day
+            return datetime(
+                day.year, day.month, day.day, int(g.get("H") or 0), int(g.get("M") or 0), int(g.get("S") or 0)
+            )
+        except (ValueError, KeyError):
             kind = "date-time" if self.with_time else "date"
-            raise ConversionError(f"expected a {kind} like {self.pattern}, got {text.strip()!r}") from None
-        return parsed if self.with_time else parsed.date()
+            raise ConversionError(f"expected a {kind} like {self.pattern}, got {raw!r}") from None
 
     def to_legacy(self, value: Any, ctx: ConvertContext) -> str | None:
         if value is None:
             return None
         if not isinstance(value, (date, datetime)):
             raise ConversionError(f"expected a date, got {value!r}")
-        return value.strftime(java_pattern_to_strftime(self.pattern))
+        return value.strftime(self._format)
 
 
 @dataclass(frozen=True)

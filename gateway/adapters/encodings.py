@@ -16,7 +16,7 @@ import re
 import unicodedata
 from typing import Final
 
-from gateway.errors import ConfigurationError, Location, MappingContext, MappingError, XmlSyntaxError
+from gateway.errors import ConfigurationError, MappingContext, MappingError
 
 # --- TCVN 5712:1993 ---------------------------------------------------------------------------
 # The full VN1 table; its 0xA1-0xFF lower-case letters and the capitals Ă Â Ê Ô Ơ Ư Đ are the
@@ -141,18 +141,10 @@ def to_utf8_xml(data: bytes, encoding: str, *, source: str | None = None) -> byt
     Plain UTF-8 input that is already NFC is returned unchanged (the hot path).
     """
     if encoding in ("utf-8", "utf-8-nfd"):
-        if data.isascii():
-            return data
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise XmlSyntaxError(
-                f"input is not valid UTF-8 (byte {exc.start}); the adapter declares {encoding}",
-                location=Location(source),
-            ) from exc
-        if unicodedata.is_normalized("NFC", text):
-            return data
-        return unicodedata.normalize("NFC", text).encode("utf-8")
+        # The bytes go to the parser as they are: libxml2 rejects invalid UTF-8 with a line number,
+        # and every extracted string is normalised to NFC by its converter, so decomposed input
+        # costs nothing here (this is the hot path of every UTF-8 adapter).
+        return data
     if encoding == "windows-1258":
         text = unicodedata.normalize("NFC", data.decode("cp1258", errors="strict"))
     elif encoding == "tcvn3":

@@ -73,8 +73,16 @@ class FileDrop:
 
     def pending(self) -> list[Path]:
         """Items waiting in the inbox (oldest first)."""
-        items = [p for p in self.inbox.iterdir() if not _ignored(p.name) and (p.is_dir() or p.match(self.pattern))]
-        return sorted(items, key=lambda p: (p.stat().st_mtime, p.name))
+        items: list[tuple[float, str, Path]] = []
+        for p in self.inbox.iterdir():
+            if _ignored(p.name):
+                continue
+            try:  # another worker may claim it between listing and stat
+                if p.is_dir() or p.match(self.pattern):
+                    items.append((p.stat().st_mtime, p.name, p))
+            except FileNotFoundError:
+                continue
+        return [p for _, _, p in sorted(items)]
 
     def claim(self) -> list[Path]:
         """Move every pending item to processing/; an item another worker took first is skipped."""

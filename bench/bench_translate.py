@@ -1,0 +1,97 @@
+"""Benchmark: translate a 10,000-document qlvb_soap batch (~5 KB each) to validated edXML packages.
+
+Prints documents per second and the ratio to a floor measured in the same run: the hardened lxml
+parse plus lxml XMLSchema validation of the same legacy documents and of the produced edXML
+packages (the work no translation can avoid).  Goal: >= 1,000 documents/s and within 3x of the floor.
+
+    .venv/bin/python bench/bench_translate.py [--docs 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gateway.adapters import AdapterRegistry  # noqa: E402
+from gateway.edxml.schema import load_schema  # noqa: E402
+from gateway.xml import parse_xml  # noqa: E402
+
+FIXTURE = ROOT / "adapters" / "qlvb_soap" / "fixtures" / "cong_van.in.xml"
+PDF_B64 = "JVBERi0xLjQKJcOkw7zDtsOfCjEgMCBvYmoKPDwvVHlwZS9DYXRhbG9nPj4KZW5kb2JqCnRyYWlsZXIKPDwvUm9vdCAxIDAgUj4+CiUlRU9GCg=="
+
+
+def make_docs(n: int) -> list[bytes]:
+    """n distinct ~5 KB documents: different numbers, subjects and a ~2.4 KB attachment each."""
+    template = FIXTURE.read_text(encoding="utf-8")
+    docs = []
+    for i in range(n):
+        payload = b"%PDF-1.4\n" + hashlib.sha256(str(i).encode()).digest() * 90 + b"\n%%EOF\n"
+        text = (
+            template.replace("QLVB-2024-000123", f"QLVB-2024-{i:06d}")
+            .replace("1234/UBND-VX", f"{i + 1}/UBND-VX")
+            .replace("năm 2024</TrichYeu>", f"năm 2024 (đợt {i})</TrichYeu>")
+            .replace(PDF_B64, base64.b64encode(payload).decode())
+        )
+        docs.append(text.encode("utf-8"))
+    return docs
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3, help="repeat and keep the median")
+    args = parser.parse_args()
+
+    adapter = AdapterRegistry(use_entry_points=False).get("qlvb_soap")
+    docs = make_docs(args.docs)
+    size = statistics.mean(len(d) for d in docs)
+    legacy_schema = adapter.schema._lxml  # the same compiled lxml schema the adapter uses
+    edoc_schema = load_schema("edoc")
+
+    # warm-up (schema caches, xmlschema not needed on the hot path)
+    outputs = [r.edxml for d in docs[:50] for r in adapter.translate_bytes(d)]
+    assert all(outputs)
+
+    ours: list[float] = []
+    floor: list[float] = []
+    produced: list[bytes] = []
+    for _ in range(args.rounds):
+        produced = []
+        t0 = time.perf_counter()
+        for d in docs:
+            (result,) = adapter.translate_bytes(d, source="bench")
+            if not result.ok or result.edxml is None:
+                raise SystemExit(f"document failed: {result.errors}")
+            produced.append(result.edxml)
+        ours.append(time.perf_counter() - t0)
+
+        t0 = time.perf_counter()
+        for d, out in zip(docs, produced, strict=True):
+            if not legacy_schema.validate(parse_xml(d, source="bench")):
+                raise SystemExit("legacy invalid")
+            if not edoc_schema.validate(parse_xml(out, source="bench")):
+                raise SystemExit("edXML invalid")
+        floor.append(time.perf_counter() - t0)
+
+    t_ours, t_floor = statistics.median(ours), statistics.median(floor)
+    rate = args.docs / t_ours
+    print(f"documents:            {args.docs} qlvb_soap documents, mean {size / 1024:.1f} KB legacy, "
+          f"mean {statistics.mean(len(p) for p in produced) / 1024:.1f} KB edXML")  # fmt: skip
+    print(f"translate + validate: {t_ours:.2f} s  ->  {rate:,.0f} documents/s  (median of {args.rounds})")
+    print(f"floor (parse+XSD x2): {t_floor:.2f} s  ->  {args.docs / t_floor:,.0f} documents/s")
+    print(f"ratio to floor:       {t_ours / t_floor:.2f}x   (goal <= 3x; goal >= 1,000 documents/s)")
+    ok = rate >= 1000 and t_ours / t_floor <= 3
+    print("result:               " + ("GOAL MET" if ok else "GOAL NOT MET"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
