@@ -10,7 +10,10 @@ Alembic (no alembic.ini): :func:`upgrade` is called by ``lienthong db upgrade`` 
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -54,17 +57,69 @@ def make_engine(url: str, *, synchronous: str = "FULL", immediate: bool = True, 
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas(synchronous.upper(), immediate=immediate))
+        lock_path = (
+            Path(f"{parsed.database}.writelock")
+            if immediate and parsed.database and parsed.database != ":memory:"
+            else None
+        )
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
+            if lock_path is not None:
+                _take_write_lock(conn, lock_path)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+        if lock_path is not None:
+            event.listen(engine, "commit", _drop_write_lock)
+            event.listen(engine, "rollback", _drop_write_lock)
+            event.listen(engine.pool, "checkin", _drop_on_checkin)
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise ConfigurationError(
             f"unsupported database {parsed.get_backend_name()!r}: use sqlite:///path or postgresql+psycopg://..."
         )
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+
+
+_LOCK_FD = "lienthong.writelock.fd"
+_LOCK_HELD = "lienthong.writelock.held"
+_held = threading.local()
+
+
+def _take_write_lock(conn: Any, path: Path) -> None:
+    """Queue for the SQLite write lock in the kernel (``flock``) instead of in SQLite's busy handler.
+
+    SQLite's busy handler polls with sleeps of up to 100 ms, so a writer in one process can starve
+    behind a busy writer in another (multi-second tails with ``serve --workers 2``). An exclusive
+    ``flock`` on ``<db>.writelock`` wakes the next waiter as soon as the holder commits, and the
+    kernel drops it if the holder dies. Each pooled connection has its own descriptor, so threads of
+    one process queue the same way. ``BEGIN IMMEDIATE`` still guards against writers without it.
+    """
+    if getattr(_held, "count", 0):
+        return  # this thread already writes through another connection: SQLite's own lock decides
+    info = conn.connection.info
+    fd = info.get(_LOCK_FD)
+    if fd is None:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        info[_LOCK_FD] = fd
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    info[_LOCK_HELD] = True
+    _held.count = getattr(_held, "count", 0) + 1
+
+
+def _release(info: dict[Any, Any]) -> None:
+    if info.pop(_LOCK_HELD, False):
+        fcntl.flock(info[_LOCK_FD], fcntl.LOCK_UN)
+        _held.count = max(0, getattr(_held, "count", 1) - 1)
+
+
+def _drop_write_lock(conn: Any) -> None:
+    _release(conn.connection.info)
+
+
+def _drop_on_checkin(_dbapi_connection: Any, record: Any) -> None:
+    """Safety net: a connection going back to the pool never keeps the lock."""
+    _release(record.info)
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -221,6 +221,10 @@ class IntakeCommitter:
 
     def submit(self, draft: SubmissionDraft) -> Accepted:
         """Queue ``draft`` and wait until its batch is committed; raises the error refusing it."""
+        return self.enqueue(draft).result()
+
+    def enqueue(self, draft: SubmissionDraft) -> Future[Accepted]:
+        """Queue ``draft``; the future completes when its batch is committed (``asyncio.wrap_future`` it)."""
         fut: Future[Accepted] = Future()
         with self._cond:
             if self._stopping:
@@ -230,7 +234,7 @@ class IntakeCommitter:
                 self._thread.start()
             self._queue.append((draft, fut))
             self._cond.notify()
-        return fut.result()
+        return fut
 
     def close(self, timeout: float = 10.0) -> None:
         """Finish what is queued, then stop the thread."""

@@ -213,6 +213,17 @@ class Ledger:
             self._secret_cache[system_id] = (time.monotonic() + ttl, secret, info)
         return secret, info
 
+    def cached_credentials(self, system_id: str) -> tuple[str | None, SystemInfo | None] | None:
+        """What :meth:`system_credentials` would return, if it is cached and fresh; never touches the DB.
+
+        Lets the server check a signature on its event loop without a thread hop in the common case.
+        """
+        with self._cache_lock:
+            hit = self._secret_cache.get(system_id)
+        if hit and hit[0] > time.monotonic():
+            return hit[1], hit[2]
+        return None
+
     def _forget(self, system_id: str) -> None:
         with self._cache_lock:
             self._secret_cache.pop(system_id, None)

@@ -10,15 +10,18 @@ to check exactly this). The same package sent again returns the same DocId.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio.to_thread
 from sqlalchemy import func, select
 
 from gateway.blobstore import BlobRef, BlobStore
@@ -26,7 +29,7 @@ from gateway.config import HubSettings
 from gateway.edxml import EdocPackage, StatusPackage, parse_package
 from gateway.errors import AuthorizationError, GatewayError, NotFoundError, SchemaValidationError
 from gateway.ledger import Ledger, State, SystemInfo
-from gateway.ledger.intake import IntakeCommitter, RouteDraft, SubmissionDraft
+from gateway.ledger.intake import Accepted, IntakeCommitter, RouteDraft, SubmissionDraft
 from gateway.ledger.models import Message, Submission
 from gateway.server.routing import AgencyDirectory, Route, Router
 from gateway.server.trace import apply_recipe, hop_recipe, outbound_bytes
@@ -35,7 +38,16 @@ from gateway.transport.hmac_auth import VerifiedRequest, sdk_file_hash
 log = logging.getLogger("lienthong.hub")
 
 IN_MEMORY_PARSE_LIMIT = 8 * 1024 * 1024
+PREPARE_THREADS = 8
+"""Worker threads per process that parse and store incoming packages (more only fight for the GIL)."""
 TRANSPORT_STATUSES = {"done", "fail", "processing"}
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedSubmission:
+    """An edoc package that passed every check and whose bytes are stored, ready for the ledger."""
+
+    draft: SubmissionDraft
 
 
 class OrganNotAllowedError(AuthorizationError):
@@ -80,12 +92,52 @@ class HubService:
         self.directory = directory
         self.router = Router(settings, ledger, directory)
         self.intake = IntakeCommitter(ledger)
+        self._prepare_limiter: anyio.CapacityLimiter | None = None
         self.work_available = threading.Event()
 
     # -- sendEdoc ---------------------------------------------------------------------------------
 
     def accept(self, body: bytes, request: VerifiedRequest, system: SystemInfo) -> str:
         """Accept one package; return the DocId (the same one if this package was seen before)."""
+        prepared = self.prepare(body, request, system)
+        if isinstance(prepared, str):
+            return prepared
+        return self.finish(prepared, self.intake.submit(prepared.draft))
+
+    async def accept_async(self, body: bytes, request: VerifiedRequest, system: SystemInfo) -> str:
+        """:meth:`accept` for the event loop: CPU and fsync work in a worker thread (a bounded pool,
+        so few threads fight for the GIL), then the group commit is awaited without holding a thread."""
+        prepared = await anyio.to_thread.run_sync(self.prepare, body, request, system, limiter=self._limiter())
+        if isinstance(prepared, str):
+            return prepared
+        accepted = await asyncio.wrap_future(self.intake.enqueue(prepared.draft))
+        return self.finish(prepared, accepted)
+
+    def _limiter(self) -> anyio.CapacityLimiter:
+        if self._prepare_limiter is None:
+            self._prepare_limiter = anyio.CapacityLimiter(PREPARE_THREADS)
+        return self._prepare_limiter
+
+    def finish(self, prepared: PreparedSubmission, accepted: Accepted) -> str:
+        """Log the outcome of a committed edoc submission and wake the delivery worker if needed."""
+        routes = prepared.draft.routes
+        log.info(
+            "package %s",
+            "accepted" if accepted.created else "already accepted (idempotent)",
+            extra={
+                "document_id": prepared.draft.document_id,
+                "doc_id": accepted.doc_id,
+                "system_id": prepared.draft.system_id,
+                "routes": [f"{r.route}:{r.destination}" for r in routes],
+            },
+        )
+        if accepted.created and any(r.route != "local" for r in routes):
+            self.work_available.set()
+        return accepted.doc_id
+
+    def prepare(self, body: bytes, request: VerifiedRequest, system: SystemInfo) -> PreparedSubmission | str:
+        """Check, parse, route and store one package; an edoc comes back as a draft for the group
+        commit, a status package is recorded right away (it moves other messages) and its DocId returned."""
         data = body[:-2] if body.endswith(b"\r\n") else body
         declared = request.get("hash-file")
         if declared is not None and declared.lower() != sdk_file_hash(data):
@@ -126,40 +178,31 @@ class HubService:
         out_sha, out_size = hashlib.sha256(outbound).hexdigest(), len(outbound)
         if isinstance(pkg, StatusPackage):
             doc_id, created = self._accept_status(pkg, sender, system, routes, original, hop, out_sha, out_size)
-            document_id = pkg.response_for.document_id
-        else:
-            document_id = pkg.header.document_id
-            accepted = self.intake.submit(
-                SubmissionDraft(
-                    message_type="edoc",
-                    document_id=document_id,
-                    sender=sender,
-                    payload_sha256=original.sha256,
-                    payload_size=original.size,
-                    system_id=system.system_id,
-                    routes=tuple(RouteDraft(r.kind, r.destination, r.recipients) for r in routes),
-                    outbound_sha256=out_sha,
-                    outbound_size=out_size,
-                    trace_hop=hop,
-                    subject=pkg.header.subject,
-                    code=str(pkg.header.code),
-                    actor=system.system_id,
-                )
+            log.info(
+                "status package %s",
+                "accepted" if created else "already accepted (idempotent)",
+                extra={"document_id": pkg.response_for.document_id, "doc_id": doc_id, "system_id": system.system_id},
             )
-            doc_id, created = accepted.doc_id, accepted.created
-        log.info(
-            "package %s",
-            "accepted" if created else "already accepted (idempotent)",
-            extra={
-                "document_id": document_id,
-                "doc_id": doc_id,
-                "system_id": system.system_id,
-                "routes": [f"{r.kind}:{r.destination}" for r in routes],
-            },
+            if created and any(r.kind != "local" for r in routes):
+                self.work_available.set()
+            return doc_id
+        return PreparedSubmission(
+            SubmissionDraft(
+                message_type="edoc",
+                document_id=pkg.header.document_id,
+                sender=sender,
+                payload_sha256=original.sha256,
+                payload_size=original.size,
+                system_id=system.system_id,
+                routes=tuple(RouteDraft(r.kind, r.destination, r.recipients) for r in routes),
+                outbound_sha256=out_sha,
+                outbound_size=out_size,
+                trace_hop=hop,
+                subject=pkg.header.subject,
+                code=str(pkg.header.code),
+                actor=system.system_id,
+            )
         )
-        if created and any(r.kind != "local" for r in routes):
-            self.work_available.set()
-        return doc_id
 
     def _accept_status(
         self,
