@@ -61,7 +61,7 @@ def test_committer_under_concurrency_records_each_submission_once(ledger: Ledger
                 n = (k * 15 + i) % 60  # every package is sent twice, by two different threads
                 results.setdefault(n, committer.submit(draft(n)).doc_id)
                 assert committer.submit(draft(n)).doc_id == results[n]
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
