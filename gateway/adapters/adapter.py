@@ -21,17 +21,9 @@ from lxml import etree
 from gateway.adapters import mime
 from gateway.adapters.converters import ChainedOrganLookup, ConvertContext, DictOrganLookup, OrganLookup
 from gateway.adapters.encodings import from_unicode_xml, to_utf8_xml
+from gateway.adapters.extract import FieldProblem, extract, line_of, prefix_path
 from gateway.adapters.manifest import AdapterManifest, load_manifest
-from gateway.adapters.mapping import (
-    FieldProblem,
-    KindMapping,
-    MappingSpec,
-    extract,
-    line_of,
-    load_mapping,
-    prefix_path,
-    to_legacy_data,
-)
+from gateway.adapters.mapping import KindMapping, MappingSpec, load_mapping, to_legacy_data
 from gateway.adapters.report import DocumentError, DocumentResult, TranslationReport
 from gateway.adapters.schema import LegacySchema
 from gateway.adapters.targets import build_edoc, build_status, flatten_edoc, flatten_status

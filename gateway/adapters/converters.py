@@ -298,6 +298,10 @@ class Base64Converter:
     """Attachment bytes carried inline as base64 text."""
 
     def to_edxml(self, text: str, ctx: ConvertContext) -> Any:
+        try:  # single-line base64 (the common case) needs no white-space removal
+            return binascii.a2b_base64(text, strict_mode=True)
+        except (binascii.Error, ValueError):
+            pass
         try:
             return base64.b64decode("".join(text.split()), validate=True)
         except (binascii.Error, ValueError):

@@ -151,16 +151,6 @@ def _join(base: LegacyPath, rel: LegacyPath) -> LegacyPath:
 
 
 @dataclass(frozen=True)
-class FieldProblem:
-    """A field that could not be translated in one document."""
-
-    target: str
-    legacy_path: str
-    line: int | None
-    message: str
-
-
-@dataclass(frozen=True)
 class MappingSpec:
     """A loaded ``mapping.toml``."""
 
@@ -387,192 +377,6 @@ class HookConverter:
         return None if out is None else str(out)
 
 
-# --- forward: legacy element → mapping values ------------------------------------------------------
-
-
-class _ChildIndex:
-    """Children of each visited element grouped by tag, built once per document.
-
-    ``Element.find`` re-walks the tree for every multi-step path (about 12 µs each); resolving
-    25 paths through this index costs one pass over the children of each visited element.
-    """
-
-    __slots__ = ("_cache",)
-
-    def __init__(self) -> None:
-        self._cache: dict[etree._Element, dict[str, list[etree._Element]]] = {}
-
-    def children(self, el: etree._Element) -> dict[str, list[etree._Element]]:
-        found = self._cache.get(el)
-        if found is None:
-            found = {}
-            for child in el:  # comments/PIs land under their (non-str) tag and are never asked for
-                bucket = found.get(child.tag)
-                if bucket is None:
-                    found[child.tag] = [child]
-                else:
-                    bucket.append(child)
-            self._cache[el] = found
-        return found
-
-    def resolve(self, el: etree._Element, tags: tuple[str, ...]) -> list[etree._Element]:
-        """Every element at ``tags`` under ``el``, in document order (``findall`` semantics)."""
-        nodes = [el]
-        children = self.children
-        for tag in tags:
-            if len(nodes) == 1:
-                step = children(nodes[0]).get(tag)
-                if step is None:
-                    return []
-            else:
-                step = [c for node in nodes for c in children(node).get(tag, ())]
-                if not step:
-                    return step
-            nodes = step
-        return nodes
-
-
-class _PathIndex:
-    """Every element of one document keyed by its tag path from the document element.
-
-    Built in one recursive pass (about 13 µs for a 5 KB document), after which each scalar field
-    is a dictionary lookup; lists keep document order, so the first entry is what ``find`` returns.
-    """
-
-    __slots__ = ("_paths", "_root")
-
-    def __init__(self, root: etree._Element):
-        self._root = root
-        self._paths: dict[tuple[str, ...], list[etree._Element]] = {}
-        self._walk(root, ())
-
-    def _walk(self, el: etree._Element, prefix: tuple[str, ...]) -> None:
-        paths = self._paths
-        for child in el:
-            path = (*prefix, child.tag)
-            bucket = paths.get(path)
-            if bucket is None:
-                paths[path] = [child]
-            else:
-                bucket.append(child)
-            if len(child):
-                self._walk(child, path)
-
-    def resolve(self, el: etree._Element, tags: tuple[str, ...]) -> list[etree._Element]:
-        if el is not self._root:  # only the document element is indexed by path
-            raise ValueError("path index used below the document element")
-        return self._paths.get(tags, [])
-
-
-def _raw_values(
-    index: _ChildIndex | _PathIndex, node: etree._Element, path: LegacyPath, repeated: bool
-) -> tuple[list[str], etree._Element | None]:
-    """Texts at ``path`` under ``node`` (one, or all for repeated targets) and the first element found."""
-    found = index.resolve(node, path.tags) if path.tags else [node]
-    if not found:
-        return [], None
-    attr = path.attr
-    if repeated:
-        out = [t for t in ((el.get(attr) if attr else el.text) for el in found) if t is not None and t.strip()]
-        return out, found[0]
-    el = found[0]
-    text = el.get(attr) if attr else el.text
-    return ([text] if text is not None and text.strip() else []), el
-
-
-def _extract_fields(
-    index: _ChildIndex | _PathIndex,
-    fields: tuple[CompiledField, ...],
-    node: etree._Element,
-    ctx: cv.ConvertContext,
-    values: dict[str, Any],
-    problems: list[FieldProblem],
-    prefix: str,
-    required: frozenset[str],
-) -> None:
-    for f in fields:
-        if f.path is None:
-            value = f.const if f.const is not None else f.default
-            if value is not None:
-                values[f.target] = value
-            continue
-        texts, anchor = _raw_values(index, node, f.path, f.repeated)
-        if not texts:
-            line = line_of(anchor if anchor is not None else node)
-            if f.const is not None or f.default is not None:
-                values[f.target] = f.const if f.const is not None else f.default
-            elif f.required or f.target in required:
-                problems.append(
-                    FieldProblem(
-                        f"{prefix}{f.target}",
-                        f"{prefix_path(node)}{f.path.text}",
-                        line,
-                        f"expected a value at {f.path.text} (needed for edXML field {prefix}{f.target})",
-                    )
-                )
-            continue
-        try:
-            if f.repeated:
-                values[f.target] = [f.converter.to_edxml(t, ctx) for t in texts]
-            else:
-                values[f.target] = f.converter.to_edxml(texts[0], ctx)
-        except cv.ConversionError as exc:
-            line = line_of(anchor if anchor is not None else node)
-            problems.append(FieldProblem(f"{prefix}{f.target}", f"{prefix_path(node)}{f.path.text}", line, str(exc)))
-
-
-def line_of(el: etree._Element) -> int | None:
-    """The source line of an element (lxml-stubs type it loosely)."""
-    line = el.sourceline
-    return line if isinstance(line, int) else None
-
-
-def prefix_path(node: etree._Element) -> str:
-    """A readable path of an element (local names) used in error reports."""
-    names: list[str] = []
-    el: etree._Element | None = node
-    while el is not None:
-        tag = el.tag
-        if isinstance(tag, str):
-            local = etree.QName(tag).localname
-            parent = el.getparent()
-            if parent is not None:
-                same = [c for c in parent if c.tag == tag]
-                if len(same) > 1:
-                    local = f"{local}[{same.index(el) + 1}]"
-            names.append(local)
-        el = el.getparent()
-    return "/" + "/".join(reversed(names)) + "/"
-
-
-def extract(km: KindMapping, record: etree._Element, ctx: cv.ConvertContext) -> tuple[Extracted, list[FieldProblem]]:
-    """Pull every mapped field out of one legacy document element; collect all problems."""
-    values: dict[str, Any] = {}
-    problems: list[FieldProblem] = []
-    req = frozenset(EDOC_REQUIRED if km.kind == "edoc" else STATUS_REQUIRED)
-    paths = _PathIndex(record)
-    _extract_fields(paths, km.fields, record, ctx, values, problems, "", req)
-    index = _ChildIndex()
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for g in km.groups:
-        items: list[dict[str, Any]] = []
-        greq = frozenset(GROUP_REQUIRED.get(g.name, ()))
-        elements = paths.resolve(record, g.path.tags) if g.path.tags else [record]
-        for i, el in enumerate(elements):
-            item: dict[str, Any] = {}
-            ctx.item_index = i
-            _extract_fields(index, g.fields, el, ctx, item, problems, f"{g.name}[{i + 1}].", greq)
-            items.append(item)
-        groups[g.name] = items
-    if km.kind == "edoc" and not groups.get("to"):
-        to = next(g for g in km.groups if g.name == "to")
-        problems.append(
-            FieldProblem("to", f"{prefix_path(record)}{to.path.text}", line_of(record),
-                         f"expected at least one recipient at {to.path.text}")
-        )  # fmt: skip
-    return Extracted(values, groups), problems
-
-
 # --- reverse: mapping values → xmlschema dict -------------------------------------------------------
 
 
@@ -653,14 +457,11 @@ def to_legacy_data(km: KindMapping, ex: Extracted, ctx: cv.ConvertContext) -> di
 __all__ = [
     "CompiledField",
     "CompiledGroup",
-    "FieldProblem",
     "KindMapping",
     "LegacyPath",
     "MappingSpec",
     "compile_mapping",
     "compile_path",
-    "extract",
     "load_mapping",
-    "prefix_path",
     "to_legacy_data",
 ]

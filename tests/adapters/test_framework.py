@@ -167,3 +167,26 @@ def test_reverse_refuses_a_value_with_no_legacy_code(qlvb_copy: Path) -> None:
     )
     with pytest.raises(MappingError, match=r"no entry in table loai_van_ban"):
         adapter.to_legacy(odd)
+
+
+def test_wrapped_base64_is_accepted_and_junk_is_refused(qlvb_copy: Path, cong_van: bytes) -> None:
+    import base64 as b64
+
+    adapter = Adapter.load(qlvb_copy)
+    data = b"%PDF-1.4 " + bytes(range(256)) * 4
+    wrapped = b64.encodebytes(data)  # 76-character lines, as .NET and Java often write
+    doc = re.sub(rb"<NoiDung>JVBER[^<]*</NoiDung>", b"<NoiDung>" + wrapped + b"</NoiDung>", cong_van)
+    (ok,) = adapter.translate_bytes(doc)
+    assert isinstance(ok.package, EdocPackage)
+    with ok.package.attachments[0].payload.open() as fh:
+        assert fh.read() == data
+
+
+def test_value_containing_the_internal_separator_still_translates(qlvb_copy: Path, cong_van: bytes) -> None:
+    # U+E000 separates fields in the compiled XPath; a value holding it takes the slow path.
+    adapter = Adapter.load(qlvb_copy)
+    doc = cong_van.replace("<TrichYeu>Về việc".encode(), "<TrichYeu>\ue000Về việc".encode())
+    (result,) = adapter.translate_bytes(doc)
+    assert isinstance(result.package, EdocPackage)
+    assert result.package.header.subject.startswith("\ue000Về việc")
+    assert result.package.header.code.number == "1234"
