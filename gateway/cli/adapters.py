@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -271,6 +272,7 @@ def _legacy_sim(args: argparse.Namespace) -> int:
     sim.start()
     print(f"QLVB simulator: endpoint {sim.endpoint}  WSDL {sim.wsdl_url}  ({len(sim.outgoing)} queued)")
     stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # demo scripts stop it with kill PID
     try:
         stop.wait()
     except KeyboardInterrupt:
