@@ -24,6 +24,10 @@ from gateway.adapters import converters as cv
 from gateway.adapters.mapping import CompiledField, KindMapping, LegacyPath
 from gateway.adapters.targets import EDOC_REQUIRED, GROUP_REQUIRED, STATUS_REQUIRED, Extracted
 
+_EDOC_REQ: Final = frozenset(EDOC_REQUIRED)
+_STATUS_REQ: Final = frozenset(STATUS_REQUIRED)
+_GROUP_REQ: Final = {name: frozenset(fields) for name, fields in GROUP_REQUIRED.items()}
+
 SEP: Final = "\ue000"  # a private-use character; a value containing it falls back to the slow path
 
 
@@ -233,11 +237,18 @@ def _slow_fields(fields: tuple[CompiledField, ...], index: _ChildIndex, node: et
             if value is not None:
                 values[f.target] = value
             continue
-        found = index.resolve(node, f.path.tags) if f.path.tags else [node]
-        attr = f.path.attr
-        texts = [t for t in ((el.get(attr) if attr else el.text) for el in found) if t is not None and t.strip()]
-        if not f.repeated:
-            texts = texts[:1]
+        tags, attr = f.path.tags, f.path.attr
+        if not tags:
+            found: list[etree._Element] | tuple[etree._Element, ...] = (node,)
+        elif len(tags) == 1:
+            found = index.children(node).get(tags[0], ())
+        else:
+            found = index.resolve(node, tags)
+        if f.repeated:
+            texts = [t for t in ((el.get(attr) if attr else el.text) for el in found) if t and not t.isspace()]
+        else:
+            first = (found[0].get(attr) if attr else found[0].text) if found else None
+            texts = [first] if first and not first.isspace() else []
         if not texts:
             _absent(f, node, values, problems, prefix, required)
             continue
@@ -254,7 +265,7 @@ def extract(km: KindMapping, record: etree._Element, ctx: cv.ConvertContext) -> 
     plan = _plan(km)
     values: dict[str, Any] = {}
     problems: list[FieldProblem] = []
-    req = frozenset(EDOC_REQUIRED if km.kind == "edoc" else STATUS_REQUIRED)
+    req = _EDOC_REQ if km.kind == "edoc" else _STATUS_REQ
     index = _ChildIndex()
     slow = plan.slow
     if not _fast_fields(plan.fast, record, ctx, values, problems, "", req):
@@ -264,7 +275,7 @@ def extract(km: KindMapping, record: etree._Element, ctx: cv.ConvertContext) -> 
     for g, nodes in zip(km.groups, plan.groups, strict=True):
         gfields = g.fields
         items: list[dict[str, Any]] = []
-        greq = frozenset(GROUP_REQUIRED.get(g.name, ()))
+        greq = _GROUP_REQ.get(g.name, frozenset())
         elements = nodes(record) if g.path.tags else [record]
         for i, el in enumerate(elements):
             item: dict[str, Any] = {}
