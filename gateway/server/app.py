@@ -21,6 +21,7 @@ from gateway.server.axis_api import build_router
 from gateway.server.delivery import DeliveryWorker
 from gateway.server.health import build_health_router
 from gateway.server.hub import HubService
+from gateway.server.legacy_push import build_legacy_router
 from gateway.server.operator_api import build_operator_router
 from gateway.server.routing import AgencyDirectory
 
@@ -54,6 +55,7 @@ def create_app(settings: HubSettings, *, migrate: bool = False, deliver: bool = 
     app.include_router(build_router(hub))
     app.include_router(build_operator_router(hub))
     app.include_router(build_health_router(hub))
+    app.include_router(build_legacy_router(hub))
     return app
 
 

@@ -99,17 +99,25 @@ class HubService:
 
     def accept(self, body: bytes, request: VerifiedRequest, system: SystemInfo) -> str:
         """Accept one package; return the DocId (the same one if this package was seen before)."""
-        prepared = self.prepare(body, request, system)
-        if isinstance(prepared, str):
+        return self.accept_recorded(body, request, system).doc_id
+
+    def accept_recorded(
+        self, body: bytes, request: VerifiedRequest, system: SystemInfo, *, adapter: str | None = None
+    ) -> Accepted:
+        """:meth:`accept` that also says whether this call created the submission (legacy push receipts)."""
+        prepared = self.prepare(body, request, system, adapter=adapter)
+        if isinstance(prepared, Accepted):
             return prepared
-        return self.finish(prepared, self.intake.submit(prepared.draft))
+        accepted = self.intake.submit(prepared.draft)
+        self.finish(prepared, accepted)
+        return accepted
 
     async def accept_async(self, body: bytes, request: VerifiedRequest, system: SystemInfo) -> str:
         """:meth:`accept` for the event loop: CPU and fsync work in a worker thread (a bounded pool,
         so few threads fight for the GIL), then the group commit is awaited without holding a thread."""
         prepared = await anyio.to_thread.run_sync(self.prepare, body, request, system, limiter=self._limiter())
-        if isinstance(prepared, str):
-            return prepared
+        if isinstance(prepared, Accepted):
+            return prepared.doc_id
         accepted = await asyncio.wrap_future(self.intake.enqueue(prepared.draft))
         return self.finish(prepared, accepted)
 
@@ -135,9 +143,14 @@ class HubService:
             self.work_available.set()
         return accepted.doc_id
 
-    def prepare(self, body: bytes, request: VerifiedRequest, system: SystemInfo) -> PreparedSubmission | str:
+    def prepare(
+        self, body: bytes, request: VerifiedRequest, system: SystemInfo, *, adapter: str | None = None
+    ) -> PreparedSubmission | Accepted:
         """Check, parse, route and store one package; an edoc comes back as a draft for the group
-        commit, a status package is recorded right away (it moves other messages) and its DocId returned."""
+        commit, a status package is recorded right away (it moves other messages).
+
+        ``adapter`` names the legacy adapter the package was translated by (kept on its messages).
+        """
         data = body[:-2] if body.endswith(b"\r\n") else body
         declared = request.get("hash-file")
         if declared is not None and declared.lower() != sdk_file_hash(data):
@@ -177,7 +190,9 @@ class HubService:
         outbound = apply_recipe(data, hop)
         out_sha, out_size = hashlib.sha256(outbound).hexdigest(), len(outbound)
         if isinstance(pkg, StatusPackage):
-            doc_id, created = self._accept_status(pkg, sender, system, routes, original, hop, out_sha, out_size)
+            doc_id, created = self._accept_status(
+                pkg, sender, system, routes, original, hop, out_sha, out_size, adapter
+            )
             log.info(
                 "status package %s",
                 "accepted" if created else "already accepted (idempotent)",
@@ -185,7 +200,7 @@ class HubService:
             )
             if created and any(r.kind != "local" for r in routes):
                 self.work_available.set()
-            return doc_id
+            return Accepted(doc_id, created)
         return PreparedSubmission(
             SubmissionDraft(
                 message_type="edoc",
@@ -200,6 +215,7 @@ class HubService:
                 trace_hop=hop,
                 subject=pkg.header.subject,
                 code=str(pkg.header.code),
+                adapter=adapter,
                 actor=system.system_id,
             )
         )
@@ -214,6 +230,7 @@ class HubService:
         hop: str,
         out_sha: str,
         out_size: int,
+        adapter: str | None = None,
     ) -> tuple[str, bool]:
         """Status packages also move other messages' business state, so they take the ORM path."""
         document_id, status_code = pkg.response_for.document_id, pkg.status_code.wire
@@ -249,6 +266,7 @@ class HubService:
                         subject=pkg.description,
                         code=pkg.response_for.code,
                         status_code=status_code,
+                        adapter=adapter,
                         actor=system.system_id,
                     )
                 self.ledger.apply_status(
