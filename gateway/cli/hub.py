@@ -1,4 +1,4 @@
-"""``lienthong serve | db | systems | messages | send | receive | audit``: the hub and its client side.
+"""``lienthong serve | db | systems | operators | messages | send | receive | audit``: the hub and its client side.
 
 Ledger commands read the hub settings (``--data-dir``/``--database-url`` or ``LIENTHONG_DATA_DIR``
 / ``LIENTHONG_DATABASE_URL``, plus ``<data dir>/hub.toml``). ``send`` and ``receive`` are plain
@@ -114,6 +114,48 @@ def cmd_systems_rotate(args: argparse.Namespace) -> int:
     print(f"secret of {args.system_id} rotated")
     if not args.secret:
         print(f"new secret (shown once): {secret}")
+    return 0
+
+
+# -- operator keys -----------------------------------------------------------------------------------
+
+
+def cmd_operators_add(args: argparse.Namespace) -> int:
+    from gateway.ledger.operators import add_key
+
+    ledger = _ledger(args)
+    try:
+        key = add_key(ledger, args.name)
+    finally:
+        ledger.close()
+    print(f"operator key {args.name} added")
+    print(f"key (shown once, send it as X-API-Key): {key}")
+    return 0
+
+
+def cmd_operators_list(args: argparse.Namespace) -> int:
+    from gateway.ledger.operators import list_keys
+
+    ledger = _ledger(args)
+    try:
+        keys = list_keys(ledger)
+    finally:
+        ledger.close()
+    for k in keys:
+        state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M:%S}Z" if k.revoked_at else "active"
+        print(f"{k.name}\t{state}\tcreated {k.created_at:%Y-%m-%d %H:%M:%S}Z\tsha256 {k.hash_prefix}…")
+    return 0
+
+
+def cmd_operators_revoke(args: argparse.Namespace) -> int:
+    from gateway.ledger.operators import revoke_key
+
+    ledger = _ledger(args)
+    try:
+        revoke_key(ledger, args.name)
+    finally:
+        ledger.close()
+    print(f"operator key {args.name} revoked (running hubs refuse it within a few seconds)")
     return 0
 
 
@@ -278,6 +320,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("system_id")
     p.add_argument("--secret", help="use this secret instead of generating one")
     p.set_defaults(handler=cmd_systems_rotate)
+
+    op = subparsers.add_parser("operators", help="operator API keys (stored hashed in the ledger)",
+                               description="Create, list and revoke the keys of the operator API (X-API-Key).")
+    op_sub = op.add_subparsers(dest="operators_command", metavar="ACTION", required=True)
+    p = op_sub.add_parser("add", help="create a key (printed once)",
+                          description="Create an operator API key; only its SHA-256 is stored.")
+    _db_options(p)
+    p.add_argument("name", help="who or what uses the key (appears in the audit trail)")
+    p.set_defaults(handler=cmd_operators_add)
+    p = op_sub.add_parser("list", help="list keys (names and digest prefixes, never keys)",
+                          description="List operator keys.")
+    _db_options(p)
+    p.set_defaults(handler=cmd_operators_list)
+    p = op_sub.add_parser("revoke", help="revoke a key", description="Revoke an operator key by name.")
+    _db_options(p)
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_operators_revoke)
 
     ms = subparsers.add_parser("messages", help="inspect and retry ledger messages",
                                description="Inspect and retry ledger messages.")

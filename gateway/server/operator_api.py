@@ -1,11 +1,11 @@
 """The operator API (JSON, documented at /docs): find messages, read a timeline, retry, statistics.
 
-Protected by operator API keys sent as ``X-API-Key``; the hub keeps only their SHA-256 digests
-(``operator_key_hashes`` in the hub configuration, or ``LIENTHONG_OPERATOR_KEYS`` in the
-environment). With no key configured the operator API refuses every request.
+Protected by operator API keys sent as ``X-API-Key``; the hub keeps only their SHA-256 digests:
+keys created with ``lienthong operators add`` (in the ledger, revocable), plus any digests in
+``operator_key_hashes`` of the hub configuration or keys in ``LIENTHONG_OPERATOR_KEYS``. With no
+key at all the operator API refuses every request.
 """
 
-import hmac
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from gateway.config import hash_operator_key
 from gateway.errors import GatewayError, IllegalTransitionError, NotFoundError
 from gateway.ledger.models import Message
+from gateway.ledger.operators import OperatorKeyChecker
 from gateway.ledger.queries import list_messages, message_timeline
 from gateway.server.hub import HubService
 
@@ -26,15 +26,18 @@ class RetryRequest(BaseModel):
 
 
 def build_operator_router(hub: HubService) -> APIRouter:
-    allowed = tuple(hub.settings.operator_key_hashes)
+    checker = OperatorKeyChecker(hub.ledger, hub.settings.operator_key_hashes)
 
     def operator(x_api_key: Annotated[str | None, Header()] = None) -> str:
-        if not x_api_key or not allowed:
+        if not x_api_key:
             raise HTTPException(401, "operator API key required (X-API-Key)")
-        digest = hash_operator_key(x_api_key)
-        if not any(hmac.compare_digest(digest, h) for h in allowed):
-            raise HTTPException(401, "unknown operator API key")
-        return "operator:" + digest[:12]
+        try:
+            who = checker.identify(x_api_key)
+        except GatewayError as exc:
+            raise HTTPException(503, f"cannot check the operator key now: {exc}") from exc
+        if who is None:
+            raise HTTPException(401, "unknown or revoked operator API key")
+        return who
 
     router = APIRouter(prefix="/api/v1", tags=["operator"])
     Operator = Annotated[str, Depends(operator)]
