@@ -113,14 +113,14 @@ class OperatorKeyChecker:
             if hmac.compare_digest(digest, stored):
                 return "operator:" + name
         with self.ledger.reader() as s:  # a key added since the cache was filled works at once
-            name = s.execute(
+            found = s.execute(
                 select(OperatorKey.name).where(OperatorKey.key_hash == digest, OperatorKey.revoked_at.is_(None))
             ).scalar_one_or_none()
-        if name is None:
+        if found is None:
             return None
         with self._lock:
             self._cache = None
-        return "operator:" + str(name)
+        return "operator:" + str(found)
 
 
 __all__ = ["OperatorKeyChecker", "OperatorKeyInfo", "add_key", "generate_key", "list_keys", "revoke_key"]
