@@ -252,9 +252,13 @@ class IntakeCommitter:
                     self._cond.wait()
                 if not self._queue:
                     return
-                batch = self._queue[: self.max_batch]
+                taken = self._queue[: self.max_batch]
                 del self._queue[: self.max_batch]
-            self._commit(batch)
+            # a waiter that went away (client disconnected) before its turn is skipped; from here on
+            # the futures cannot be cancelled, so setting their outcome below cannot fail
+            batch = [(d, f) for d, f in taken if f.set_running_or_notify_cancel()]
+            if batch:
+                self._commit(batch)
 
     def _commit(self, batch: list[tuple[SubmissionDraft, Future[Accepted]]]) -> None:
         try:
