@@ -60,26 +60,35 @@ def main() -> int:
     outputs = [r.edxml for d in docs[:50] for r in adapter.translate_bytes(d)]
     assert all(outputs)
 
+    # Ours and the floor run interleaved in chunks of 500 documents, so both see the same load
+    # from whatever else runs on this shared machine; each round sums its chunks.
     ours: list[float] = []
     floor: list[float] = []
     produced: list[bytes] = []
+    chunk = 500
     for _ in range(args.rounds):
         produced = []
-        t0 = time.perf_counter()
-        for d in docs:
-            (result,) = adapter.translate_bytes(d, source="bench")
-            if not result.ok or result.edxml is None:
-                raise SystemExit(f"document failed: {result.errors}")
-            produced.append(result.edxml)
-        ours.append(time.perf_counter() - t0)
-
-        t0 = time.perf_counter()
-        for d, out in zip(docs, produced, strict=True):
-            if not legacy_schema.validate(parse_xml(d, source="bench")):
-                raise SystemExit("legacy invalid")
-            if not edoc_schema.validate(parse_xml(out, source="bench")):
-                raise SystemExit("edXML invalid")
-        floor.append(time.perf_counter() - t0)
+        t_ours = t_floor = 0.0
+        for start in range(0, len(docs), chunk):
+            part = docs[start : start + chunk]
+            out: list[bytes] = []
+            t0 = time.perf_counter()
+            for d in part:
+                (result,) = adapter.translate_bytes(d, source="bench")
+                if not result.ok or result.edxml is None:
+                    raise SystemExit(f"document failed: {result.errors}")
+                out.append(result.edxml)
+            t_ours += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for d, o in zip(part, out, strict=True):
+                if not legacy_schema.validate(parse_xml(d, source="bench")):
+                    raise SystemExit("legacy invalid")
+                if not edoc_schema.validate(parse_xml(o, source="bench")):
+                    raise SystemExit("edXML invalid")
+            t_floor += time.perf_counter() - t0
+            produced += out
+        ours.append(t_ours)
+        floor.append(t_floor)
 
     # Where the time goes: the edXML builder (gateway.edxml) versus the adapter's own work.
     from gateway.edxml import build_package
@@ -90,6 +99,7 @@ def main() -> int:
         build_package(pkg)  # type: ignore[arg-type]
     t_build = time.perf_counter() - t0
 
+    ratios = sorted(o / f for o, f in zip(ours, floor, strict=True))
     t_ours, t_floor = statistics.median(ours), statistics.median(floor)
     rate = args.docs / t_ours
     print(f"documents:            {args.docs} qlvb_soap documents, mean {size / 1024:.1f} KB legacy, "
@@ -97,8 +107,9 @@ def main() -> int:
     print(f"translate + validate: {t_ours:.2f} s  ->  {rate:,.0f} documents/s  (median of {args.rounds})")
     print(f"floor (parse+XSD x2): {t_floor:.2f} s  ->  {args.docs / t_floor:,.0f} documents/s")
     print(f"  of which build_package (edXML serialiser): {t_build:.2f} s ({t_build / t_ours:.0%})")
-    print(f"ratio to floor:       {t_ours / t_floor:.2f}x   (goal <= 3x; goal >= 1,000 documents/s)")
-    ok = rate >= 1000 and t_ours / t_floor <= 3
+    ratio = statistics.median(ratios)
+    print(f"ratio to floor:       {ratio:.2f}x  (per round: {', '.join(f'{r:.2f}' for r in ratios)}; goal <= 3x)")
+    ok = rate >= 1000 and ratio <= 3
     print("result:               " + ("GOAL MET" if ok else "GOAL NOT MET"))
     return 0 if ok else 1
 
