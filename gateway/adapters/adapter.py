@@ -28,7 +28,7 @@ from gateway.adapters.report import DocumentError, DocumentResult, TranslationRe
 from gateway.adapters.schema import LegacySchema
 from gateway.adapters.targets import build_edoc, build_status, flatten_edoc, flatten_status
 from gateway.edxml import build_package, make_document_id, validate_bytes
-from gateway.edxml.model import EdocPackage, StatusPackage
+from gateway.edxml.model import Code, EdocPackage, StatusPackage
 from gateway.edxml.schema import load_schema
 from gateway.errors import (
     ConfigurationError,
@@ -240,6 +240,7 @@ class Adapter:
                 # re-detects the kind and collects every issue) only runs to explain a failure.
                 if not load_schema(km.kind).validate(parse_xml(edxml, limits=_OUTPUT_LIMITS)):
                     validate_bytes(edxml, source_name=f"{source or self.code}#{index}")
+                    raise SchemaValidationError("edXML output rejected by the strict schema")
         except SchemaValidationError as exc:
             return fail(
                 [
@@ -326,9 +327,7 @@ class Adapter:
         return LegacyOutput(data=xml, files=dict(ctx.out_files), element=element)
 
 
-def _code_of(values: Mapping[str, Any]) -> Any:
-    from gateway.edxml.model import Code
-
+def _code_of(values: Mapping[str, Any]) -> Code:
     code = values.get("code")
     if isinstance(code, Code):
         return code
