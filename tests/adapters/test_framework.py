@@ -190,3 +190,12 @@ def test_value_containing_the_internal_separator_still_translates(qlvb_copy: Pat
     assert isinstance(result.package, EdocPackage)
     assert result.package.header.subject.startswith("\ue000Về việc")
     assert result.package.header.code.number == "1234"
+
+
+def test_output_refused_by_the_edxml_schema_is_a_document_error(qlvb_copy: Path, cong_van: bytes) -> None:
+    # An [organs] entry mapping to a 40-character "id" passes the mapping but not OrganIdType (max 35).
+    _edit(qlvb_copy / "mapping.toml", '"SNV-NA" = "000.00.10.H41"', '"SNV-NA" = "' + "X" * 40 + '"')
+    (result,) = Adapter.load(qlvb_copy).translate_bytes(cong_van, source="long.xml")
+    assert not result.ok and result.package is None
+    assert result.errors[0].message.startswith("edXML output:")
+    assert "OrganId" in " ".join(e.message + (e.legacy_path or "") for e in result.errors)
