@@ -25,7 +25,9 @@ from gateway.edxml.schema import load_schema  # noqa: E402
 from gateway.xml import parse_xml  # noqa: E402
 
 FIXTURE = ROOT / "adapters" / "qlvb_soap" / "fixtures" / "cong_van.in.xml"
-PDF_B64 = "JVBERi0xLjQKJcOkw7zDtsOfCjEgMCBvYmoKPDwvVHlwZS9DYXRhbG9nPj4KZW5kb2JqCnRyYWlsZXIKPDwvUm9vdCAxIDAgUj4+CiUlRU9GCg=="
+PDF_B64 = (
+    "JVBERi0xLjQKJcOkw7zDtsOfCjEgMCBvYmoKPDwvVHlwZS9DYXRhbG9nPj4KZW5kb2JqCnRyYWlsZXIKPDwvUm9vdCAxIDAgUj4+CiUlRU9GCg=="
+)
 
 
 def make_docs(n: int) -> list[bytes]:
