@@ -17,7 +17,13 @@ from typing import cast
 from gateway import __version__
 from gateway.errors import GatewayError
 
-COMMAND_MODULES: tuple[str, ...] = ("gateway.cli.edxml", "gateway.cli.signing", "gateway.cli.hub", "gateway.cli.adapters")
+COMMAND_MODULES: tuple[str, ...] = (
+    "gateway.cli.edxml",
+    "gateway.cli.adapters",
+    "gateway.cli.package",
+    "gateway.cli.signing",
+    "gateway.cli.hub",
+)
 
 Handler = Callable[[argparse.Namespace], int]
 

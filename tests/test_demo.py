@@ -1,0 +1,31 @@
+"""The README's main job: `make demo` runs scripts/demo.sh; here it runs against a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_demo_exchange_runs_end_to_end(tmp_path: Path) -> None:
+    env = {**os.environ, "LIENTHONG_DEMO_DIR": str(tmp_path)}
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh")], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    assert "valid (edoc)" in out and "invalid" in out
+    assert "delivered: DocId" in out
+    assert "2026-QD-UBND.pdf: valid" in out and "(signer) Nguyễn Văn An: ok" in out
+    assert "status        03  Đã tiếp nhận" in out
+    assert out.count("audit chain OK") == 2
+    x = tmp_path / "exchange"
+    received = list((x / "vpcp-inbox").glob("*.edxml"))
+    statuses = list((x / "qlvb-statuses").glob("*.edxml"))
+    assert len(received) == 1 and len(statuses) == 1
+    hops = received[0].read_text().count("<edXML:TraceHeader>")
+    assert hops == 3  # sender, provincial hub, national hub
