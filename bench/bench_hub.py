@@ -125,6 +125,22 @@ def tree_cpu(root: int) -> float:
     return total / TICK
 
 
+def postgres_cpu() -> float:
+    """CPU seconds used so far by the PostgreSQL server processes on this machine (0 if none)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if text[text.index("(") + 1 : text.rindex(")")] == "postgres":
+            fields = text.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) jiffies of all cores since boot."""
     fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -144,17 +160,19 @@ def run_wrk(url: str, clients: int, seconds: float, requests: Path | None, parts
     threads = 1 if clients < 4 else 2
     cmd = ["wrk", f"-t{threads}", f"-c{clients}", f"-d{seconds:g}s", "--timeout", "30s", "-s", str(LUA),
            url, "--", str(parts), str(requests) if requests else "ping", str(threads)]
-    gen0, srv0, (busy0, all0), t0 = children_cpu(), tree_cpu(server_pid), machine_busy(), time.perf_counter()
+    gen0, srv0, db0 = children_cpu(), tree_cpu(server_pid), postgres_cpu()
+    (busy0, all0), t0 = machine_busy(), time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
     wall = time.perf_counter() - t0
-    gen, srv, (busy1, all1) = children_cpu() - gen0, tree_cpu(server_pid) - srv0, machine_busy()
+    gen, srv, db = children_cpu() - gen0, tree_cpu(server_pid) - srv0, postgres_cpu() - db0
+    busy1, all1 = machine_busy()
     res = json.loads(out.stdout.strip().splitlines()[-1])
     errors = res["bad_answers"] + res["connect"] + res["read"] + res["write"] + res["timeout"]
     ok = res["requests"] - res["bad_answers"]
     cores = os.cpu_count() or 1
     return {"per_second": ok / (res["duration_us"] / 1e6), "p50_ms": res["p50_us"] / 1000,
             "p99_ms": res["p99_us"] / 1000, "errors": errors, "repeats": res["repeats"],
-            "gen_cpu": 100 * gen / wall, "srv_cpu": 100 * srv / wall,
+            "gen_cpu": 100 * gen / wall, "srv_cpu": 100 * srv / wall, "db_cpu": 100 * db / wall,
             "machine": 100 * cores * (busy1 - busy0) / max(1.0, all1 - all0)}
 
 
@@ -249,9 +267,10 @@ def main() -> None:
                         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     print(f"\nsendEdoc, ~{len(template()) // 1024} KB packages, lienthong serve --workers {args.workers}, "
           f"{args.seconds:g} s per run, {os.cpu_count()} CPUs; generator wrk on the same machine")
-    print("cpu columns: % of one core used by the generator / the server processes / the whole machine")
+    print("cpu columns: % of one core used by the generator / the server processes / PostgreSQL / the whole "
+          "machine (all cores; what the first three do not explain is other load on the box)")
     head = (f"{'backend':<11}{'clients':>8} | {'accepted/s':>10}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7} "
-            f"{'cpu gen/srv/all':>16} | {'floor/s':>8}{'p50 ms':>8}{'p99 ms':>8} {'cpu gen/srv/all':>16} | "
+            f"{'cpu gen/srv/db/all':>19} | {'floor/s':>8}{'p50 ms':>8}{'p99 ms':>8} {'cpu gen/srv/db/all':>19} | "
             f"{'ratio':>6}")
     print(head)
     print("-" * len(head))
@@ -260,9 +279,9 @@ def main() -> None:
         assert isinstance(s, dict) and isinstance(f, dict)
         flag = " (ran out of distinct packages: raise --max-rate)" if s["repeats"] else ""
         print(f"{r['backend']:<11}{r['clients']:>8} | {s['per_second']:>10.1f}{s['p50_ms']:>8.1f}{s['p99_ms']:>8.1f}"
-              f"{s['errors']:>7} {s['gen_cpu']:>5.0f}/{s['srv_cpu']:>4.0f}/{s['machine']:>4.0f} | "
+              f"{s['errors']:>7} {s['gen_cpu']:>4.0f}/{s['srv_cpu']:>4.0f}/{s['db_cpu']:>4.0f}/{s['machine']:>4.0f} | "
               f"{f['per_second']:>8.1f}{f['p50_ms']:>8.1f}{f['p99_ms']:>8.1f} "
-              f"{f['gen_cpu']:>5.0f}/{f['srv_cpu']:>4.0f}/{f['machine']:>4.0f} | "
+              f"{f['gen_cpu']:>4.0f}/{f['srv_cpu']:>4.0f}/{f['db_cpu']:>4.0f}/{f['machine']:>4.0f} | "
               f"{s['per_second'] / f['per_second']:>6.3f}{flag}")
 
 
