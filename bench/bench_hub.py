@@ -267,11 +267,12 @@ def main() -> None:
                         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     print(f"\nsendEdoc, ~{len(template()) // 1024} KB packages, lienthong serve --workers {args.workers}, "
           f"{args.seconds:g} s per run, {os.cpu_count()} CPUs; generator wrk on the same machine")
+    print("srv ms/pkg: server CPU time per accepted package (the figure least affected by other load)")
     print("cpu columns: % of one core used by the generator / the server processes / PostgreSQL / the whole "
           "machine (all cores; what the first three do not explain is other load on the box)")
     head = (f"{'backend':<11}{'clients':>8} | {'accepted/s':>10}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7} "
             f"{'cpu gen/srv/db/all':>19} | {'floor/s':>8}{'p50 ms':>8}{'p99 ms':>8} {'cpu gen/srv/db/all':>19} | "
-            f"{'ratio':>6}")
+            f"{'ratio':>6} {'srv ms/pkg':>10}")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -282,7 +283,7 @@ def main() -> None:
               f"{s['errors']:>7} {s['gen_cpu']:>4.0f}/{s['srv_cpu']:>4.0f}/{s['db_cpu']:>4.0f}/{s['machine']:>4.0f} | "
               f"{f['per_second']:>8.1f}{f['p50_ms']:>8.1f}{f['p99_ms']:>8.1f} "
               f"{f['gen_cpu']:>4.0f}/{f['srv_cpu']:>4.0f}/{f['db_cpu']:>4.0f}/{f['machine']:>4.0f} | "
-              f"{s['per_second'] / f['per_second']:>6.3f}{flag}")
+              f"{s['per_second'] / f['per_second']:>6.3f} {10 * s['srv_cpu'] / max(s['per_second'], 1e-9):>10.2f}{flag}")
 
 
 if __name__ == "__main__":
