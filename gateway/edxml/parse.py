@@ -153,6 +153,8 @@ def parse_package(
         payload_of: dict[etree._Element, IO[bytes]] = {}  # the key keeps the lxml proxy alive
         for el in root.iter(f"{{{NS}}}ContentTransferEncoded", "ContentTransferEncoded"):
             idx = str(el.attrib.pop(PAYLOAD_ATTR, ""))
+            if el.text and el.text.strip():
+                continue  # CDATA or entity-wrapped text stayed in the tree: decode it from there
             if idx.isdigit() and int(idx) < len(spliced.payloads):
                 payload_of[el] = spliced.payloads[int(idx)]
         _check_root(root, name)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.edxml import EdocPackage, StatusPackage, parse_package
+from gateway.edxml import EdocPackage, StatusPackage, build_package, parse_package
 from gateway.edxml.samples import sample_edoc, sample_status
 from gateway.errors import EdxmlFormatError, SchemaValidationError, XmlSyntaxError
 
@@ -115,3 +115,27 @@ def test_bad_base64_is_reported() -> None:
     broken = data.replace(b">JVBER", b">!!!!JVBER", 1)
     with pytest.raises(XmlSyntaxError, match="not valid base64"):
         parse_package(broken)
+
+
+def _with_encoded_text(transform) -> bytes:  # type: ignore[no-untyped-def]
+    import re
+
+    data = (FIXTURES / "valid_edoc_new.edxml").read_bytes()
+    return re.sub(rb'(<edXML:ContentTransferEncoded xmlns:edXML="[^"]+">)([^<]+)(<)',
+                  lambda m: m.group(1) + transform(m.group(2)) + m.group(3), data)
+
+
+def test_line_wrapped_base64_is_read_and_rebuilt_canonically() -> None:
+    wrapped = _with_encoded_text(lambda b64: b"\r\n".join(b64[i:i + 76] for i in range(0, len(b64), 76)) + b"\r\n")
+    assert wrapped.count(b"\r\n") > 4
+    result = parse_package(wrapped)
+    assert result.package == sample_edoc()
+    assert build_package(result.package) == (FIXTURES / "valid_edoc_new.edxml").read_bytes()
+
+
+def test_cdata_wrapped_base64_is_not_lost() -> None:
+    cdata = _with_encoded_text(lambda b64: b"<![CDATA[" + b64 + b"]]>")
+    assert b"<![CDATA[" in cdata
+    pkg = parse_package(cdata).package
+    assert isinstance(pkg, EdocPackage)
+    assert [a.sha256 for a in pkg.attachments] == [a.sha256 for a in sample_edoc().attachments]
