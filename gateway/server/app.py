@@ -41,7 +41,7 @@ def create_app(settings: HubSettings, *, migrate: bool = False, deliver: bool = 
         finally:
             if worker is not None:
                 worker.stop()
-            hub.intake.close()
+            hub.close()
             ledger.close()
 
     app = FastAPI(

@@ -17,11 +17,11 @@ import json
 import logging
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import anyio.to_thread
 from sqlalchemy import func, select
 
 from gateway.blobstore import BlobRef, BlobStore
@@ -92,7 +92,7 @@ class HubService:
         self.directory = directory
         self.router = Router(settings, ledger, directory)
         self.intake = IntakeCommitter(ledger)
-        self._prepare_limiter: anyio.CapacityLimiter | None = None
+        self._prepare_executor: ThreadPoolExecutor | None = None
         self.work_available = threading.Event()
 
     # -- sendEdoc ---------------------------------------------------------------------------------
@@ -113,18 +113,25 @@ class HubService:
         return accepted
 
     async def accept_async(self, body: bytes, request: VerifiedRequest, system: SystemInfo) -> str:
-        """:meth:`accept` for the event loop: CPU and fsync work in a worker thread (a bounded pool,
-        so few threads fight for the GIL), then the group commit is awaited without holding a thread."""
-        prepared = await anyio.to_thread.run_sync(self.prepare, body, request, system, limiter=self._limiter())
+        """:meth:`accept` for the event loop: CPU and fsync work in a small dedicated pool (few threads
+        fighting for the GIL), then the group commit is awaited without holding a thread."""
+        loop = asyncio.get_running_loop()
+        prepared = await loop.run_in_executor(self._prepare_pool(), self.prepare, body, request, system)
         if isinstance(prepared, Accepted):
             return prepared.doc_id
         accepted = await asyncio.wrap_future(self.intake.enqueue(prepared.draft))
         return self.finish(prepared, accepted)
 
-    def _limiter(self) -> anyio.CapacityLimiter:
-        if self._prepare_limiter is None:
-            self._prepare_limiter = anyio.CapacityLimiter(PREPARE_THREADS)
-        return self._prepare_limiter
+    def _prepare_pool(self) -> ThreadPoolExecutor:
+        if self._prepare_executor is None:
+            self._prepare_executor = ThreadPoolExecutor(PREPARE_THREADS, thread_name_prefix="lienthong-prepare")
+        return self._prepare_executor
+
+    def close(self) -> None:
+        """Stop the intake writer (after it committed what is queued) and the prepare threads."""
+        self.intake.close()
+        if self._prepare_executor is not None:
+            self._prepare_executor.shutdown(wait=True)
 
     def finish(self, prepared: PreparedSubmission, accepted: Accepted) -> str:
         """Log the outcome of a committed edoc submission and wake the delivery worker if needed."""

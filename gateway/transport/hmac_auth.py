@@ -36,9 +36,12 @@ SDK_VERSION = "3.0.201608"
 SDK_USER_AGENT = "JAVASDKAgent/1.0.0 XRoad/VPCP"
 
 
+_UNPADDED_HEX = tuple(format(b, "x") for b in range(256))
+
+
 def sdk_file_hash(data: bytes) -> str:
     """SHA-256 written as the SDK writes it: ``Integer.toHexString(b & 0xFF)`` per byte, unpadded."""
-    return "".join(format(b, "x") for b in hashlib.sha256(data).digest())
+    return "".join(map(_UNPADDED_HEX.__getitem__, hashlib.sha256(data).digest()))
 
 
 def hmac_hex(secret: str, message: bytes) -> str:
