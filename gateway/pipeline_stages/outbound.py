@@ -1,0 +1,178 @@
+"""Outbound stages: legacy system → adapter → agency signature → hub → acknowledgement to the legacy system.
+
+Work folder (``<work>/outbound``)::
+
+    translated/NAME.edxml            the adapter's package for legacy document NAME (an encoded legacy id)
+    translated/NAME.fetch.error.json why fetching or translating it failed
+    signed/NAME.edxml                the package with the agency signature (``gateway.pipeline.stamp_folder``)
+    signed/NAME.edxml.error.json     why stamping failed
+    signed/NAME.send.json            receipt: the hub accepted it (its DocId); never sent again
+    signed/NAME.ack.json             receipt: the legacy system was told it left
+
+Idempotent delivery: the signed bytes are written once and reused, so sending them again after
+a lost answer gives the hub the same DocumentId with the same payload, which it deduplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.errors import AuthorizationError, GatewayError, MappingError, RemoteRefusalError, UpstreamUnavailableError
+from gateway.pipeline import stamp_folder, write_atomic
+from gateway.pipeline_stages.common import (
+    StageResult,
+    clear_error,
+    now_iso,
+    original_id,
+    record_error,
+    safe_name,
+    start,
+    write_json,
+)
+from gateway.signing.sign import DocumentSigner
+from gateway.transport.axis import AxisClient
+from gateway.transport.soap import LegacySoapConnector
+
+
+@dataclass(frozen=True)
+class OutboundFolders:
+    """The outbound part of a work folder."""
+
+    root: Path
+
+    @property
+    def translated(self) -> Path:
+        return self.root / "outbound" / "translated"
+
+    @property
+    def signed(self) -> Path:
+        return self.root / "outbound" / "signed"
+
+    def make(self) -> OutboundFolders:
+        for folder in (self.translated, self.signed):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def sent(self, name: str) -> Path:
+        return self.signed / f"{name}.send.json"
+
+    def acked(self, name: str) -> Path:
+        return self.signed / f"{name}.ack.json"
+
+
+def list_pending(connector: LegacySoapConnector, *, limit: int | None = None) -> list[str]:
+    """Work names of the documents waiting in the legacy system's outgoing queue."""
+    return [safe_name(legacy_id) for legacy_id in connector.pending(limit)]
+
+
+def fetch_and_translate(connector: LegacySoapConnector, names: Sequence[str], folders: OutboundFolders) -> StageResult:
+    """Fetch each document and translate it with the adapter into ``translated/NAME.edxml``.
+
+    A document already delivered is not fetched again. A translation that differs from the one
+    on disk (the legacy system corrected it) replaces it and drops the stale signed copy.
+    """
+    result = start("fetch")
+    folders.make()
+    for name in names:
+        if folders.sent(name).exists():
+            result.add(name, "skipped", reason="already delivered")
+            continue
+        try:
+            docs = connector.fetch(original_id(name))
+        except GatewayError as exc:
+            result.add(name, "failed", **record_error(folders.translated, name, "fetch", exc))
+            continue
+        doc = docs[0] if len(docs) == 1 else None
+        if doc is None or not doc.ok or doc.edxml is None:
+            problem: GatewayError = (
+                doc.errors[0].to_exception() if doc is not None and doc.errors
+                else MappingError(f"legacy document {original_id(name)}: expected one translated document, "
+                                  f"got {len(docs)}")
+            )
+            errors = [e.as_dict() for d in docs for e in d.errors]
+            result.add(name, "failed", **record_error(folders.translated, name, "fetch", problem, errors=errors))
+            continue
+        clear_error(folders.translated, name, "fetch")
+        target = folders.translated / f"{name}.edxml"
+        if target.exists() and target.read_bytes() == doc.edxml:
+            result.add(name, "skipped", document_id=doc.document_id)
+            continue
+        write_atomic(target, doc.edxml)
+        stale = folders.signed / f"{name}.edxml"
+        stale.unlink(missing_ok=True)
+        (folders.signed / f"{name}.edxml.error.json").unlink(missing_ok=True)
+        result.add(name, "ok", document_id=doc.document_id)
+    return result
+
+
+def stamp(names: Sequence[str], folders: OutboundFolders, signer: DocumentSigner, *,
+          placeholder: str | None = None) -> StageResult:
+    """Put the agency signature on ``translated/NAME.edxml`` → ``signed/NAME.edxml`` (existing ones kept)."""
+    folders.make()
+    result = start("stamp")
+    inputs = [folders.translated / f"{n}.edxml" for n in names if (folders.translated / f"{n}.edxml").exists()]
+    report = stamp_folder(inputs, folders.signed, signer, placeholder=placeholder) if inputs else None
+    for item in report.items if report else []:
+        name = item["source"].removesuffix(".edxml")
+        details = {k: v for k, v in item.items() if k not in ("source", "outcome", "output")}
+        result.add(name, item["outcome"], **details)
+    return result
+
+
+def deliver(client: AxisClient, names: Sequence[str], folders: OutboundFolders) -> StageResult:
+    """sendEdoc every signed package not yet accepted; record the DocId as its receipt.
+
+    A refused package fails alone; a package whose fate is unknown (timeout, 5xx) is a retryable
+    failure, sent again with the same bytes next time. Wrong hub credentials stop the batch.
+    """
+    result = start("send")
+    for name in names:
+        package = folders.signed / f"{name}.edxml"
+        if folders.sent(name).exists():
+            result.add(name, "skipped")
+            continue
+        if not package.exists():
+            result.add(name, "failed", carry=False, error="no signed package", retryable=False)
+            continue
+        outcome = client.deliver(package.read_bytes(), messagetype="edoc")
+        if outcome.result == "delivered":
+            clear_error(folders.signed, name, "send")
+            write_json(folders.sent(name), {"docId": outcome.doc_id, "at": now_iso(), "tries": outcome.tries})
+            result.add(name, "ok", doc_id=outcome.doc_id)
+            continue
+        if outcome.reason in ("refused:401",):
+            raise AuthorizationError(f"the hub refused this system's credentials: {outcome.error}")
+        exc: GatewayError = (
+            RemoteRefusalError(outcome.error or "refused", code=outcome.reason)
+            if outcome.result == "refused"
+            else UpstreamUnavailableError(outcome.error or "delivery outcome unknown")
+        )
+        result.add(name, "failed", **record_error(folders.signed, name, "send", exc, reason=outcome.reason))
+    return result
+
+
+def acknowledge(connector: LegacySoapConnector, names: Sequence[str], folders: OutboundFolders) -> StageResult:
+    """Tell the legacy system each delivered document has left (it drops it from its queue)."""
+    result = start("ack")
+    for name in names:
+        if folders.acked(name).exists():
+            result.add(name, "skipped")
+            continue
+        if not folders.sent(name).exists():
+            result.add(name, "failed", carry=False, error="not delivered", retryable=False)
+            continue
+        try:
+            answer = connector.acknowledge(original_id(name))
+        except GatewayError as exc:
+            result.add(name, "failed", **record_error(folders.signed, name, "ack", exc))
+            continue
+        clear_error(folders.signed, name, "ack")
+        write_json(folders.acked(name), {"accepted": answer.accepted, "message": answer.message, "at": now_iso()})
+        # not accepted = no longer in the legacy queue (acknowledged by an earlier, interrupted run)
+        result.add(name, "ok" if answer.accepted else "skipped", legacy_message=answer.message)
+    return result
+
+
+__all__ = ["OutboundFolders", "acknowledge", "deliver", "fetch_and_translate", "list_pending", "stamp"]

@@ -1,0 +1,72 @@
+"""Airflow test set-up: a fresh AIRFLOW_HOME and metadata DB per session, and real parts to run against.
+
+The environment variables are set at import time, before anything imports airflow (Airflow reads
+its configuration once, on first import). The hub runs in-thread under uvicorn on 127.0.0.1 (the
+hub tests' kit), the legacy QLVB system is the simulator from gateway.legacy_sim; connections
+reach the DAGs through AIRFLOW_CONN_* variables, as they would in a deployment without a DB.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+_HOME = tempfile.mkdtemp(prefix="lienthong-airflow-")
+os.environ["AIRFLOW_HOME"] = _HOME
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+sys.path.insert(0, str(ROOT / "tests" / "server"))
+
+import shutil  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+
+from gateway.config import HubSettings  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def airflow_db() -> Iterator[None]:
+    from airflow.utils import db
+
+    db.resetdb()
+    yield
+    shutil.rmtree(_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags"))
+
+
+@pytest.fixture
+def hub(tmp_path: Path):
+    """One real hub on 127.0.0.1 with its own SQLite ledger."""
+    from hubkit import running_hubs
+
+    directory = tmp_path / "hub-agencies.json"
+    directory.write_text(
+        '[{"id": 1, "code": "02.41.W00", "name": "LGSP tỉnh Nghệ An", "isAgency": false},'
+        ' {"id": 10, "code": "000.00.00.G22", "name": "Văn phòng Chính phủ", "centerCode": "02.41.W00"},'
+        ' {"id": 20, "code": "000.00.00.H41", "name": "UBND tỉnh Nghệ An", "centerCode": "02.41.W00"}]',
+        encoding="utf-8",
+    )
+    settings = HubSettings(data_dir=tmp_path / "hub", database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+                           node_id="02.41.W00", directory_file=directory, delivery_poll_seconds=0.1)
+    with running_hubs(settings) as (running,):
+        yield running
+
+
+@pytest.fixture
+def legacy_sim():
+    from gateway.legacy_sim import QlvbSimulator
+
+    with QlvbSimulator() as sim:
+        yield sim
