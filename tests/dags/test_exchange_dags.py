@@ -1,0 +1,163 @@
+"""dag.test() runs of the exchange DAGs against a real hub on 127.0.0.1 and the QLVB legacy simulator.
+
+One scenario chains all three exchange DAGs the way two agencies use them: UBND Nghệ An's legacy
+system queues documents (one of them bad) → lienthong_outbound translates, stamps, sends and
+acknowledges; Văn phòng Chính phủ's lienthong_inbound receives, verifies, hands them to its legacy
+system and answers 01; UBND Nghệ An's lienthong_statuses reports those 01s to its legacy system.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from exchange_kit import G22, H41, PROFILES, connect, run_dag, summary, van_ban
+
+from gateway.edxml import Organization, StatusPackage, build_package, parse_package
+from gateway.edxml.directory import Directory
+from gateway.edxml.samples import sample_edoc
+from gateway.legacy_sim import QlvbSimulator
+from gateway.signing.profiles import load_signing_settings
+from gateway.signing.verify import verify_pdf
+from gateway.transport.axis import AxisClient
+
+pytestmark = pytest.mark.slow
+
+NA = ("qlvb-nghean", "secret-nghean")
+VPCP = ("vpcp-edoc", "secret-vpcp")
+
+
+@pytest.fixture
+def systems(hub):
+    hub.ledger.add_system(*NA, [H41], name="QLVB UBND tỉnh Nghệ An")
+    hub.ledger.add_system(*VPCP, [G22], name="QLVB Văn phòng Chính phủ")
+    return hub
+
+
+def client(hub, who) -> AxisClient:
+    return AxisClient(hub.url, *who, retries=0, timeout=10)
+
+
+def test_outbound_inbound_statuses_chain(systems, legacy_sim: QlvbSimulator, dagbag, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    hub, na_legacy = systems, legacy_sim
+    docs = {number: van_ban(number) for number in (101, 102)}
+    for data in docs.values():
+        na_legacy.queue(data)
+    na_legacy.queue(van_ban(103, sender="KHONG-RO"))  # unknown agency code: fails alone
+    na_work = tmp_path / "na"
+    outbound = {"work_dir": na_work, "adapter": "qlvb_soap", "signing_profile": "ubnd-thu-nghiem",
+                "signing_profiles": PROFILES, "chunk_size": 2}
+
+    # -- outbound: two delivered and acknowledged, the bad one recorded and left in the legacy queue
+    connect(monkeypatch, hub.url, *NA, na_legacy.endpoint)
+    run, tis = run_dag(dagbag, "lienthong_outbound", **outbound)
+    assert run.state == "success", tis
+    assert {k for k in tis if k.startswith("fetch_translate")} == {"fetch_translate[0]", "fetch_translate[1]"}
+    assert summary(na_work, "lienthong_outbound", run) == {
+        "fetch": {"ok": 2, "skipped": 0, "failed": 1, "chunks": 2},
+        "stamp": {"ok": 2, "skipped": 0, "failed": 0, "chunks": 2},
+        "send": {"ok": 2, "skipped": 0, "failed": 0, "chunks": 2},
+        "ack": {"ok": 2, "skipped": 0, "failed": 0, "chunks": 2},
+    }
+    assert na_legacy.acknowledged == ["QLVB-101", "QLVB-102"] and list(na_legacy.outgoing) == ["QLVB-103"]
+    error = json.loads((na_work / "outbound/translated/QLVB-103.fetch.error.json").read_text())
+    assert error["retryable"] is False and "CoQuanBanHanh/MaCoQuan" in json.dumps(error["errors"])
+    receipt = json.loads((na_work / "outbound/signed/QLVB-101.send.json").read_text())
+
+    with client(hub, VPCP) as vpcp:
+        waiting = vpcp.received_list("edoc")
+    assert len(waiting) == 2 and {w["from"] for w in waiting} == {H41}
+
+    # -- rerun: nothing is sent twice; a lost send receipt resends the same bytes, deduplicated by the hub
+    (na_work / "outbound/signed/QLVB-101.send.json").unlink()
+    (na_work / "outbound/signed/QLVB-101.ack.json").unlink()
+    na_legacy.queue(docs[101])  # the same document again, as if the acknowledgement had never arrived
+    run, tis = run_dag(dagbag, "lienthong_outbound", **outbound)
+    assert run.state == "success", tis
+    again = summary(na_work, "lienthong_outbound", run)
+    assert again["fetch"]["failed"] == 1 and again["send"] == {"ok": 1, "skipped": 0, "failed": 0, "chunks": 1}
+    assert json.loads((na_work / "outbound/signed/QLVB-101.send.json").read_text())["docId"] == receipt["docId"]
+    assert na_legacy.acknowledged == ["QLVB-101", "QLVB-102", "QLVB-101"]
+    with client(hub, VPCP) as vpcp:
+        assert len(vpcp.received_list("edoc")) == 2
+
+    # -- inbound at VPCP: stored, verified, delivered to its legacy system, answered with 01
+    vpcp_work = tmp_path / "vpcp"
+    with QlvbSimulator() as vpcp_legacy:
+        connect(monkeypatch, hub.url, *VPCP, vpcp_legacy.endpoint)
+        run, tis = run_dag(dagbag, "lienthong_inbound", work_dir=vpcp_work, signing_profiles=PROFILES,
+                           organ_ids=[G22])
+        assert run.state == "success", tis
+        assert len(vpcp_legacy.received) == 2
+    stages = summary(vpcp_work, "lienthong_inbound", run)
+    assert {s: v["ok"] for s, v in stages.items()} == {"receive": 2, "verify": 2, "legacy": 2, "status": 2}
+    reports = sorted((vpcp_work / "inbound").glob("*.verify.json"))
+    assert len(reports) == 2 and all(json.loads(r.read_text())["valid"] for r in reports)
+    stored = sorted((vpcp_work / "inbound").glob("*.edxml"))
+    trust = load_signing_settings(PROFILES).trust
+    main_pdf = parse_package(next(p for p in stored if not p.name.endswith(".status.edxml"))).package.attachments[0]
+    with main_pdf.payload.open() as f:
+        assert verify_pdf(f.read(), trust).valid  # checked again here, independently of the DAG's report
+    with client(hub, VPCP) as vpcp:
+        assert vpcp.received_list("edoc") == []  # acknowledged (done) once stored
+
+    # -- statuses back at UBND Nghệ An: reported to its legacy system, then acknowledged
+    connect(monkeypatch, hub.url, *NA, na_legacy.endpoint)
+    run, tis = run_dag(dagbag, "lienthong_statuses", work_dir=na_work)
+    assert run.state == "success", tis
+    assert sorted(s["SoKyHieu"] for s in na_legacy.states) == ["101/QĐ-UBND", "102/QĐ-UBND"]
+    assert summary(na_work, "lienthong_statuses", run)["ack"]["ok"] == 2
+    with client(hub, NA) as na:
+        assert na.received_list("status") == []
+
+
+def test_invalid_signature_is_flagged_or_rejected(systems, legacy_sim: QlvbSimulator, dagbag, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    hub = systems
+    unsigned = [sample_edoc(n, sender=Organization(H41, "UBND tỉnh Nghệ An"),
+                            recipients=(Organization(G22, "Văn phòng Chính phủ"),)) for n in (7001, 7002)]
+    work = tmp_path / "vpcp"
+    connect(monkeypatch, hub.url, *VPCP, legacy_sim.endpoint)
+    with client(hub, NA) as na:
+        na.send_edoc(build_package(unsigned[0]))
+    run, tis = run_dag(dagbag, "lienthong_inbound", work_dir=work, signing_profiles=PROFILES)
+    assert run.state == "success", tis
+    (flagged,) = (work / "inbound").glob("*.legacy.json")
+    assert json.loads(flagged.read_text())["flagged"] is True  # delivered, but flagged
+    assert len(legacy_sim.received) == 1
+
+    with client(hub, NA) as na:
+        na.send_edoc(build_package(unsigned[1]))
+    run, tis = run_dag(dagbag, "lienthong_inbound", work_dir=work, signing_profiles=PROFILES,
+                       reject_invalid_signatures=True)
+    assert run.state == "success", tis
+    assert len(legacy_sim.received) == 1  # the rejected one never reached the legacy system
+    assert len(list((work / "inbound").glob("*.rejected.json"))) == 1
+    codes = {}
+    with client(hub, NA) as na:
+        for item in na.received_list("status"):
+            status = parse_package(na.get_edoc(str(item["docId"]))).package
+            assert isinstance(status, StatusPackage)
+            codes[status.response_for.document_id] = status.status_code.wire
+    assert codes == {unsigned[0].header.document_id: "01", unsigned[1].header.document_id: "02"}
+
+
+def test_directory_sync_publishes_atomically_and_refuses_a_shrunken_list(systems, dagbag, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    hub = systems
+    target = tmp_path / "routing" / "agencies.json"
+    connect(monkeypatch, hub.url, *NA, "http://127.0.0.1:9/unused")
+    run, tis = run_dag(dagbag, "lienthong_directory_sync", work_dir=tmp_path / "work", directory_file=target)
+    assert run.state == "success", tis
+    directory = Directory.from_json(target)
+    assert {G22, H41, "02.41.W00"} <= {a.code for a in directory}
+    assert directory.center_of(G22) == "02.41.W00"
+
+    big = [{"code": f"000.00.{i:02d}.H41", "name": f"Sở {i}"} for i in range(20)]
+    target.write_text(json.dumps(big))
+    run, tis = run_dag(dagbag, "lienthong_directory_sync", work_dir=tmp_path / "work", directory_file=target)
+    assert run.state == "failed"
+    assert tis["publish_directory"] == ("failed", 1)  # non-retryable: failed on the first try, no retries
+    assert json.loads(target.read_text()) == big  # left as it was
