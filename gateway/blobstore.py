@@ -145,11 +145,14 @@ class BlobWriter:
                 # Same digest, same bytes: keep the existing (evidence) file untouched.
                 self._tmp_path.unlink()
             else:
-                final.parent.mkdir(parents=True, exist_ok=True)
+                created = _make_dirs(final.parent, self._store.root)
                 self._tmp_path.chmod(self._store.file_mode)
                 self._tmp_path.replace(final)
                 if self._store.fsync:
                     _fsync_dir(final.parent)
+                    # A new fan-out folder is only durable once its own parent records it.
+                    for folder in created:
+                        _fsync_dir(folder.parent)
         except OSError as exc:
             self.abort()
             raise BlobStoreError(
@@ -178,6 +181,18 @@ class BlobWriter:
         tb: TracebackType | None,
     ) -> None:
         self.abort()
+
+
+def _make_dirs(folder: Path, root: Path) -> list[Path]:
+    """Create ``folder`` and any missing parents below ``root``; return the ones created."""
+    missing: list[Path] = []
+    current = folder
+    while current != root and not current.exists():
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+    return missing
 
 
 def _fsync_dir(path: Path) -> None:
