@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from gateway import __version__
 from gateway.blobstore import BlobStore
 from gateway.config import HubSettings, load_settings
+from gateway.edxml.directory import Directory
 from gateway.ledger import Ledger
 from gateway.server.axis_api import build_router
 from gateway.server.delivery import DeliveryWorker
@@ -23,13 +24,13 @@ from gateway.server.health import build_health_router
 from gateway.server.hub import HubService
 from gateway.server.legacy_push import build_legacy_router
 from gateway.server.operator_api import build_operator_router
-from gateway.server.routing import AgencyDirectory
 
 
 def create_app(settings: HubSettings, *, migrate: bool = False, deliver: bool = True) -> FastAPI:
     ledger = Ledger.open(settings, migrate=migrate, pool_size=20)
     blobs = BlobStore(settings.blob_dir)
-    hub = HubService(settings, ledger, blobs, AgencyDirectory.load(settings.directory_file))
+    directory = Directory.from_json(settings.directory_file) if settings.directory_file else Directory()
+    hub = HubService(settings, ledger, blobs, directory)
     worker = DeliveryWorker(settings, ledger, blobs, wake=hub.work_available) if deliver else None
 
     @asynccontextmanager

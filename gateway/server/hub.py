@@ -27,11 +27,12 @@ from sqlalchemy import func, select
 from gateway.blobstore import BlobRef, BlobStore
 from gateway.config import HubSettings
 from gateway.edxml import EdocPackage, StatusPackage, parse_package
+from gateway.edxml.directory import Directory
 from gateway.errors import AuthorizationError, GatewayError, NotFoundError, SchemaValidationError
 from gateway.ledger import Ledger, State, SystemInfo
 from gateway.ledger.intake import Accepted, IntakeCommitter, RouteDraft, SubmissionDraft
 from gateway.ledger.models import Message, Submission
-from gateway.server.routing import AgencyDirectory, Route, Router
+from gateway.server.routing import Route, Router
 from gateway.server.trace import apply_recipe, hop_recipe, outbound_bytes
 from gateway.transport.hmac_auth import VerifiedRequest, sdk_file_hash
 
@@ -85,7 +86,7 @@ def parse_axis_time(text: str | None, settings: HubSettings) -> datetime | None:
 
 
 class HubService:
-    def __init__(self, settings: HubSettings, ledger: Ledger, blobs: BlobStore, directory: AgencyDirectory):
+    def __init__(self, settings: HubSettings, ledger: Ledger, blobs: BlobStore, directory: Directory):
         self.settings = settings
         self.ledger = ledger
         self.blobs = blobs
@@ -437,8 +438,20 @@ class HubService:
         ]
 
     def agencies(self) -> list[dict[str, Any]]:
-        out = [a.as_axis(i + 1) for i, a in enumerate(self.directory)]
-        known = {a["code"] for a in out}
+        out: list[dict[str, Any]] = [
+            {
+                "id": a.id or str(i + 1),
+                "pid": a.pid or "",
+                "code": a.code,
+                "name": a.name,
+                "mail": a.mail or "",
+                "oldCode": a.old_code or "",
+                "code102": a.old_code or a.code,
+                "centerCode": self.directory.center_of(a.code) or "",
+            }
+            for i, a in enumerate(a for a in self.directory if not a.deleted)
+        ]
+        known = {a["code"] for a in out} | {a["oldCode"] for a in out if a["oldCode"]}
         for system in self.ledger.list_systems():
             if system.kind != "agency":
                 continue

@@ -11,91 +11,13 @@ hub, or that is about to be sent back to the hub it came from, has nowhere legit
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from gateway.config import HubSettings
-from gateway.errors import ConfigurationError, RemoteRefusalError
+from gateway.edxml.directory import Directory
+from gateway.errors import RemoteRefusalError
 from gateway.ledger import Ledger
-
-
-@dataclass(frozen=True, slots=True)
-class Agency:
-    """One entry of the agency directory (getAgenciesList / getSynchronizeUnit fields)."""
-
-    code: str
-    name: str = ""
-    pid: str = ""
-    center_code: str = ""
-    old_code: str = ""
-    mail: str = ""
-
-    def as_axis(self, index: int) -> dict[str, Any]:
-        return {
-            "id": index,
-            "pid": self.pid,
-            "code": self.code,
-            "name": self.name,
-            "mail": self.mail,
-            "oldCode": self.old_code,
-            "code102": self.old_code or self.code,
-            "centerCode": self.center_code,
-        }
-
-
-class AgencyDirectory:
-    """Agencies by code (old QCVN 102 codes resolve to the same entry)."""
-
-    def __init__(self, agencies: Iterable[Agency] = ()):
-        self._by_code: dict[str, Agency] = {}
-        for agency in agencies:
-            self._by_code[agency.code] = agency
-            if agency.old_code:
-                self._by_code.setdefault(agency.old_code, agency)
-
-    @classmethod
-    def from_records(cls, records: Iterable[dict[str, Any]]) -> AgencyDirectory:
-        out = []
-        for i, rec in enumerate(records):
-            if not isinstance(rec, dict) or not rec.get("code"):
-                raise ConfigurationError(f"directory record #{i + 1} has no 'code'")
-            out.append(
-                Agency(
-                    code=str(rec["code"]),
-                    name=str(rec.get("name") or ""),
-                    pid=str(rec.get("pid") or ""),
-                    center_code=str(rec.get("centerCode") or ""),
-                    old_code=str(rec.get("oldCode") or rec.get("code102") or ""),
-                    mail=str(rec.get("mail") or ""),
-                )
-            )
-        return cls(out)
-
-    @classmethod
-    def load(cls, path: Path | None) -> AgencyDirectory:
-        if path is None:
-            return cls()
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ConfigurationError(f"cannot read the agency directory {path}: {exc}") from exc
-        records = data.get("data", data) if isinstance(data, dict) else data
-        if not isinstance(records, list):
-            raise ConfigurationError(f"{path}: expected a JSON list of agencies (or {{'data': [...]}})")
-        return cls.from_records(records)
-
-    def get(self, code: str) -> Agency | None:
-        return self._by_code.get(code)
-
-    def __iter__(self) -> Any:
-        seen: set[str] = set()
-        for agency in self._by_code.values():
-            if agency.code not in seen:
-                seen.add(agency.code)
-                yield agency
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +38,7 @@ class NoRouteError(RemoteRefusalError):
 
 
 class Router:
-    def __init__(self, settings: HubSettings, ledger: Ledger, directory: AgencyDirectory):
+    def __init__(self, settings: HubSettings, ledger: Ledger, directory: Directory):
         self.settings = settings
         self.ledger = ledger
         self.directory = directory
@@ -139,17 +61,17 @@ class Router:
         )
         for organ_id in dict.fromkeys(recipients):
             local = self.ledger.local_system_for(organ_id)
-            agency = self.directory.get(organ_id)
-            if local is None and agency is not None and agency.code != organ_id:
-                local = self.ledger.local_system_for(agency.code)
+            agency = self.directory.resolve(organ_id)
+            if local is None and agency is not None:
+                # The same body under its other code (QĐ 20 ⇄ QCVN 102) may be the registered one.
+                for code in agency.codes:
+                    if code != organ_id and local is None:
+                        local = self.ledger.local_system_for(code)
             if local is not None:
                 key = ("local", local.system_id)
             else:
-                peer = (
-                    self.settings.peer_for_center(agency.center_code)
-                    if agency and agency.center_code
-                    else None
-                )
+                center = self.directory.center_of(organ_id)
+                peer = self.settings.peer_for_center(center) if center else None
                 if peer is not None:
                     if peer.code in trace_organ_ids:
                         raise LoopError(
@@ -170,4 +92,4 @@ class Router:
         return [Route(kind, dest, tuple(ids)) for (kind, dest), ids in groups.items()]
 
 
-__all__ = ["Agency", "AgencyDirectory", "LoopError", "NoRouteError", "Route", "Router"]
+__all__ = ["LoopError", "NoRouteError", "Route", "Router"]
