@@ -48,7 +48,9 @@ class Base64Sink:
         self._padded = False
 
     def write(self, chunk: bytes) -> None:
-        data = self._pending + chunk.translate(None, _WS)
+        if b"\n" in chunk or b" " in chunk or b"\r" in chunk or b"\t" in chunk:  # memchr scans: cheap
+            chunk = chunk.translate(None, _WS)
+        data = self._pending + chunk if self._pending else chunk
         usable = len(data) - len(data) % 4
         self._pending = data[usable:]
         if usable:
