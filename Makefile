@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: setup demo test test-pg lint typecheck pytest bench lock fixtures clean
+.PHONY: setup demo test test-pg lint typecheck pytest bench lock fixtures clean airflow
 
 setup:            ## install Debian packages, .venv from requirements.lock, and lienthong itself
 	@bash scripts/setup.sh
@@ -30,6 +30,9 @@ test-pg: setup    ## the database tests again, against PostgreSQL ($(PG_URL))
 
 bench: setup      ## every benchmark; each prints its figures and its ratio to a baseline
 	@for b in bench/bench_*.py; do echo "== $$b"; $(VENV)/python $$b || exit 1; done
+
+airflow: setup    ## Airflow standalone with the lienthong DAGs on 127.0.0.1:$${AIRFLOW_PORT:-8080} (Ctrl-C stops it)
+	@bash scripts/airflow-standalone.sh run
 
 lock:             ## recompile requirements.lock from requirements.in
 	uv pip compile --python-version 3.11 requirements.in -o requirements.lock
