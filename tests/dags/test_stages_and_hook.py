@@ -13,7 +13,7 @@ from gateway.airflow.hook import ExchangeSettings, base_url
 from gateway.airflow.tasks import fail_fast
 from gateway.edxml import Organization, build_package
 from gateway.edxml.samples import sample_edoc
-from gateway.errors import ConfigurationError, RemoteRefusalError, TransportTimeoutError
+from gateway.errors import AuthorizationError, ConfigurationError, RemoteRefusalError, TransportTimeoutError
 from gateway.pipeline_stages import chunked, original_id, safe_name
 from gateway.pipeline_stages.outbound import OutboundFolders, deliver
 from gateway.transport.axis import AxisClient
@@ -79,6 +79,10 @@ def test_delivery_refusal_fails_alone_and_an_unreachable_hub_is_retryable(hub, t
     error = json.loads((folders.signed / "theirs.send.error.json").read_text())
     assert error["retryable"] is False and error["type"] == "RemoteRefusalError"
 
+    with AxisClient(hub.url, "sys-h41", "not-the-secret", retries=0, timeout=5) as client, \
+            pytest.raises(AuthorizationError, match="credentials"):
+        deliver(client, ["theirs"], folders)  # wrong credentials stop the batch (the task fails, no retry)
+
     another = sample_edoc(3, sender=Organization(H41, "UBND"), recipients=(Organization(G22, "VPCP"),))
     (folders.signed / "theirs.edxml").write_bytes(build_package(another))
     hub.stop()
@@ -114,3 +118,21 @@ def test_a_chunk_with_retryable_failures_is_reported_then_raised(monkeypatch: py
     done.add("c", "failed", error="refused", retryable=False)
     assert tasks.finish(done, tmp_path) == {"stage": "send", "ok": 1, "skipped": 0, "failed": 1,
                                             "retryable_failed": 0, "names": ["a"]}
+
+
+def test_hook_reads_the_connection_and_never_shows_the_secret(hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    from exchange_kit import connect
+
+    from gateway.airflow import LienthongHook
+
+    hub.ledger.add_system("sys-h41", "right-secret-123", [H41])
+    connect(monkeypatch, hub.url, "sys-h41", "right-secret-123", "http://127.0.0.1:9/qlvb")
+    ok, message = LienthongHook().test_connection()
+    assert ok, message
+    with LienthongHook().get_conn() as client:
+        assert client.base_url == hub.url and client.system_id == "sys-h41"
+        assert "right-secret-123" not in repr(client)
+
+    connect(monkeypatch, hub.url, "sys-h41", "wrong-secret-456", "http://127.0.0.1:9/qlvb")
+    ok, message = LienthongHook().test_connection()
+    assert not ok and "RemoteRefusalError" in message and "wrong-secret-456" not in message
