@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.edxml.directory import Directory
-from gateway.errors import ConfigurationError, GatewayError, RemoteRefusalError, SchemaValidationError
+from gateway.errors import ConfigurationError, GatewayError, SchemaValidationError
 from gateway.pipeline_stages.common import now_iso, read_json, write_json
 from gateway.transport.axis import AxisClient
 
@@ -25,19 +25,10 @@ def fetch_lists(client: AxisClient, work: Path) -> dict[str, int]:
     folder = work / "directory"
     counts: dict[str, int] = {}
     for op in LISTS:
-        records = client.agencies() if op == "getAgenciesList" else _synchronize_unit(client)
+        records = client.agencies() if op == "getAgenciesList" else client.synchronize_unit()
         write_json(folder / f"{op}.json", {"fetched_at": now_iso(), op: records})
         counts[op] = len(records)
     return counts
-
-
-def _synchronize_unit(client: AxisClient) -> list[dict[str, Any]]:
-    # AxisClient has no public method for getSynchronizeUnit yet; same call shape as getAgenciesList.
-    answer = client._call("POST", "getSynchronizeUnit", {}, body=b"{}")
-    data = answer.get("data") or []
-    if not isinstance(data, list):
-        raise RemoteRefusalError("getSynchronizeUnit: data is not a list")
-    return data
 
 
 def publish(work: Path, target: Path, *, min_ratio: float = 0.5) -> dict[str, Any]:

@@ -256,7 +256,22 @@ class AxisClient:
         return int(self._call("GET", op, {}).get("count") or 0)
 
     def agencies(self) -> list[dict[str, Any]]:
-        return list(self._call("POST", "getAgenciesList", {}, body=b"{}").get("data") or [])
+        """getAgenciesList: ``id, pid, code, name, mail, oldCode``."""
+        return self._list("getAgenciesList")
+
+    def agencies_qd20(self) -> list[dict[str, Any]]:
+        """getAgenciesListQD20: ``code, code102``."""
+        return self._list("getAgenciesListQD20")
+
+    def synchronize_unit(self) -> list[dict[str, Any]]:
+        """getSynchronizeUnit: the full list with ``centerCode``, ``deleted``, ``version``…"""
+        return self._list("getSynchronizeUnit")
+
+    def _list(self, op: str) -> list[dict[str, Any]]:
+        data = self._call("POST", op, {}, body=b"{}").get("data") or []
+        if not isinstance(data, list):
+            raise RemoteRefusalError(f"{op}: the answer's data is not a list")
+        return list(data)
 
 
 __all__ = ["AxisClient", "DeliveryOutcome"]
