@@ -15,11 +15,14 @@ parser decoding base64 chunk by chunk) write incrementally.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import hashlib
 import io
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,10 +144,11 @@ class BlobWriter:
             if self._store.fsync:
                 os.fsync(self._file.fileno())
             self._file.close()
-            if final.exists():
+            if final.exists() and _intact(final, digest, self._size):
                 # Same digest, same bytes: keep the existing (evidence) file untouched.
                 self._tmp_path.unlink()
             else:
+                # New, or a leftover that a crash cut short before it was made durable: (re)place it.
                 created = _make_dirs(final.parent, self._store.root)
                 self._tmp_path.chmod(self._store.file_mode)
                 self._tmp_path.replace(final)
@@ -181,6 +185,47 @@ class BlobWriter:
         tb: TracebackType | None,
     ) -> None:
         self.abort()
+
+
+_VERIFY_EXISTING_UP_TO = 4 * 1024 * 1024
+
+
+def _intact(path: Path, digest: str, size: int) -> bool:
+    """Whether an existing blob file really holds ``size`` bytes hashing to ``digest``.
+
+    Size is always checked (a crash before a deferred sync can leave a short file under the
+    final name); small files are re-hashed too, since that costs less than a write.
+    """
+    try:
+        if path.stat().st_size != size:
+            return False
+        if size > _VERIFY_EXISTING_UP_TO:
+            return True
+        return hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    except OSError:
+        return False
+
+
+def _syncfs(folder: Path) -> None:
+    """Flush every dirty page and metadata of the filesystem holding ``folder`` (Linux syncfs)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        libc = _libc()
+        if libc is not None and libc.syncfs(fd) == 0:
+            return
+        os.sync()  # no syncfs(2): flush everything
+    finally:
+        os.close(fd)
+
+
+@functools.cache
+def _libc() -> Any:
+    try:
+        lib = ctypes.CDLL(None, use_errno=True)
+        lib.syncfs.argtypes = [ctypes.c_int]
+        return lib
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return None
 
 
 def _make_dirs(folder: Path, root: Path) -> list[Path]:
@@ -247,6 +292,10 @@ class BlobStore:
     ``fsync`` (default on) makes every commit durable before it returns; tests may switch it off
     for speed. ``verify_on_read`` makes every :meth:`open` re-hash the content as it is read and
     raise :class:`BlobStoreError` at the end if it no longer matches its name (audits).
+
+    With ``fsync=False`` commits are not durable on their own; a caller that batches work (the
+    hub's group commit) calls :meth:`sync` once before recording the blobs anywhere durable.
+    A blob left short by a crash before that sync is detected and rewritten on the next put.
     """
 
     def __init__(
@@ -263,6 +312,7 @@ class BlobStore:
         self.verify_on_read = verify_on_read
         self.allow_delete = allow_delete
         self.file_mode = file_mode
+        self._known_folders: set[Path] = set()
         try:
             (self.root / _TMP_DIR).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -274,6 +324,15 @@ class BlobStore:
         return f"BlobStore({str(self.root)!r})"
 
     # -- writing -------------------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Make every blob written so far durable, in one filesystem-wide flush (``syncfs``)."""
+        try:
+            _syncfs(self.root)
+        except OSError as exc:
+            raise BlobStoreError(
+                f"cannot sync the blob store: {exc.strerror}", location=Location(str(self.root))
+            ) from exc
 
     def writer(self, *, max_size: int | None = None) -> BlobWriter:
         """A :class:`BlobWriter` for incremental producers."""
@@ -299,10 +358,48 @@ class BlobStore:
             return w.commit(expected_sha256=expected_sha256)
 
     def put_bytes(self, data: bytes | bytearray | memoryview) -> BlobRef:
-        """Store a small in-memory payload."""
-        with self.writer() as w:
-            w.write(data)
-            return w.commit()
+        """Store a small in-memory payload.
+
+        The hub's hot path: the digest is known before anything is written, so an existing
+        intact blob costs one stat, and a new one is written with one ``os.write`` to a temp
+        name derived from the digest (no random-name search), then renamed into place.
+        """
+        raw = bytes(data)
+        digest = hashlib.sha256(raw).hexdigest()
+        final = self.path(digest)
+        if final.exists() and _intact(final, digest, len(raw)):
+            return BlobRef(digest, len(raw), self)
+        tmp = self.root / _TMP_DIR / f"{_TMP_PREFIX}{digest}.{os.getpid()}.{threading.get_ident()}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                view = memoryview(raw)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fchmod(fd, self.file_mode)
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            created = self._ensure_folder(final.parent)
+            tmp.replace(final)
+            if self.fsync:
+                _fsync_dir(final.parent)
+                for folder in created:
+                    _fsync_dir(folder.parent)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise BlobStoreError(f"cannot store blob {digest}: {exc.strerror}", location=Location(str(final))) from exc
+        return BlobRef(digest, len(raw), self)
+
+    def _ensure_folder(self, folder: Path) -> list[Path]:
+        """Create a fan-out folder once; remembered so later puts skip the checks."""
+        if folder in self._known_folders:
+            return []
+        created = _make_dirs(folder, self.root)
+        self._known_folders.add(folder)
+        return created
 
     def put_file(self, path: str | os.PathLike[str]) -> BlobRef:
         """Store a copy of a file, streamed."""

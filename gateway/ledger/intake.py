@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -233,9 +233,13 @@ def _insert_rows(conn: Connection, model: type[Submission] | type[Message], rows
 class IntakeCommitter:
     """One writer thread per process that commits queued submissions in batches (see module doc)."""
 
-    def __init__(self, ledger: Ledger, *, max_batch: int = MAX_BATCH):
+    def __init__(
+        self, ledger: Ledger, *, max_batch: int = MAX_BATCH, before_commit: Callable[[], None] | None = None
+    ):
         self.ledger = ledger
         self.max_batch = max_batch
+        # Runs once per batch before its transaction: the hub makes the batch's blobs durable here.
+        self.before_commit = before_commit
         self._queue: list[tuple[SubmissionDraft, Future[Accepted]]] = []
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -284,6 +288,8 @@ class IntakeCommitter:
 
     def _commit(self, batch: list[tuple[SubmissionDraft, Future[Accepted]]]) -> None:
         try:
+            if self.before_commit is not None:
+                self.before_commit()
             results = write_batch(self.ledger, [d for d, _ in batch])
         except GatewayError as exc:
             for _, fut in batch:

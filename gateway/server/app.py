@@ -28,7 +28,7 @@ from gateway.server.operator_api import build_operator_router
 
 def create_app(settings: HubSettings, *, migrate: bool = False, deliver: bool = True) -> FastAPI:
     ledger = Ledger.open(settings, migrate=migrate, pool_size=20)
-    blobs = BlobStore(settings.blob_dir)
+    blobs = BlobStore(settings.blob_dir, fsync=False)  # durability by HubService's group sync
     directory = Directory.from_json(settings.directory_file) if settings.directory_file else Directory()
     hub = HubService(settings, ledger, blobs, directory)
     worker = DeliveryWorker(settings, ledger, blobs, wake=hub.work_available) if deliver else None

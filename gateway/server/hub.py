@@ -92,7 +92,8 @@ class HubService:
         self.blobs = blobs
         self.directory = directory
         self.router = Router(settings, ledger, directory)
-        self.intake = IntakeCommitter(ledger)
+        # Blobs are written without a per-file fsync; each group commit syncs them all at once first.
+        self.intake = IntakeCommitter(ledger, before_commit=blobs.sync)
         self._prepare_executor: ThreadPoolExecutor | None = None
         self.work_available = threading.Event()
 
@@ -198,6 +199,7 @@ class HubService:
         outbound = apply_recipe(data, hop)
         out_sha, out_size = hashlib.sha256(outbound).hexdigest(), len(outbound)
         if isinstance(pkg, StatusPackage):
+            self.blobs.sync()  # the status path commits on its own: make its blob durable first
             doc_id, created = self._accept_status(
                 pkg, sender, system, routes, original, hop, out_sha, out_size, adapter
             )
