@@ -357,15 +357,16 @@ class BlobStore:
                 w.write(chunk)
             return w.commit(expected_sha256=expected_sha256)
 
-    def put_bytes(self, data: bytes | bytearray | memoryview) -> BlobRef:
+    def put_bytes(self, data: bytes | bytearray | memoryview, *, sha256: bytes | None = None) -> BlobRef:
         """Store a small in-memory payload.
 
         The hub's hot path: the digest is known before anything is written, so an existing
         intact blob costs one stat, and a new one is written with one ``os.write`` to a temp
         name derived from the digest (no random-name search), then renamed into place.
+        ``sha256`` is the raw digest when the caller has just computed it over these same bytes.
         """
         raw = bytes(data)
-        digest = hashlib.sha256(raw).hexdigest()
+        digest = (sha256 if sha256 is not None else hashlib.sha256(raw).digest()).hex()
         final = self.path(digest)
         if final.exists() and _intact(final, digest, len(raw)):
             return BlobRef(digest, len(raw), self)

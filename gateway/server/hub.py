@@ -34,7 +34,7 @@ from gateway.ledger.intake import Accepted, IntakeCommitter, RouteDraft, Submiss
 from gateway.ledger.models import Message, Submission
 from gateway.server.routing import Route, Router
 from gateway.server.trace import apply_recipe, hop_recipe, outbound_bytes
-from gateway.transport.hmac_auth import VerifiedRequest, sdk_file_hash
+from gateway.transport.hmac_auth import VerifiedRequest, sdk_hex
 
 log = logging.getLogger("lienthong.hub")
 
@@ -162,7 +162,8 @@ class HubService:
         """
         data = body[:-2] if body.endswith(b"\r\n") else body
         declared = request.get("hash-file")
-        if declared is not None and declared.lower() != sdk_file_hash(data):
+        digest = hashlib.sha256(data).digest()  # once: for hash-file and for the blob's name
+        if declared is not None and declared.lower() != sdk_hex(digest):
             raise SchemaValidationError(
                 "hash-file does not match the body (SHA-256 of the file without CRLF)"
             )
@@ -194,7 +195,7 @@ class HubService:
         self.router.check_loop(trace_ids)
         recipients = self._recipients(pkg, request)
         routes = self.router.route(recipients, trace_ids)
-        original = self.blobs.put_bytes(data)
+        original = self.blobs.put_bytes(data, sha256=digest)
         hop = hop_recipe(self.settings.node_id, vn_now(self.settings))
         outbound = apply_recipe(data, hop)
         out_sha, out_size = hashlib.sha256(outbound).hexdigest(), len(outbound)

@@ -41,7 +41,12 @@ _UNPADDED_HEX = tuple(format(b, "x") for b in range(256))
 
 def sdk_file_hash(data: bytes) -> str:
     """SHA-256 written as the SDK writes it: ``Integer.toHexString(b & 0xFF)`` per byte, unpadded."""
-    return "".join(map(_UNPADDED_HEX.__getitem__, hashlib.sha256(data).digest()))
+    return sdk_hex(hashlib.sha256(data).digest())
+
+
+def sdk_hex(digest: bytes) -> str:
+    """A digest in the SDK's unpadded hex (for callers that already hashed the bytes)."""
+    return "".join(map(_UNPADDED_HEX.__getitem__, digest))
 
 
 def hmac_hex(secret: str, message: bytes) -> str:
