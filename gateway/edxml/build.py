@@ -42,6 +42,7 @@ DATETIME_FORMAT = "%Y/%m/%d %H:%M:%S"
 
 # XML 1.0 forbids these code points even when escaped.
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_NEEDS_CARE = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 _B64_CHUNK = 3 * 256 * 1024  # multiple of 3 so chunks concatenate into one valid base64 line
 
@@ -57,17 +58,19 @@ def format_datetime(value: datetime) -> str:
     )
 
 
-def _text(value: str, path: str | list[str]) -> str:
+def _text(value: str, path: str | list[str], leaf: str | None = None) -> str:
+    """``value`` escaped for XML text; refuses characters XML 1.0 cannot carry, naming the path."""
+    if _NEEDS_CARE.search(value) is None:  # the common case: one C-level scan, nothing to do
+        return value
     bad = _ILLEGAL_XML.search(value)
     if bad:
-        where = path if isinstance(path, str) else "/".join(path)  # joined only on error
+        parts = [path] if isinstance(path, str) else list(path)
+        where = "/".join([*parts, leaf] if leaf else parts)  # joined only on error
         raise SchemaValidationError(
             "text cannot be written as XML 1.0",
             [ValidationIssue(f"illegal character U+{ord(bad.group()):04X}", path=where)],
         )
-    if "&" in value or "<" in value or ">" in value or "\r" in value:
-        return value.translate(_ESCAPES)
-    return value
+    return value.translate(_ESCAPES)
 
 
 class _Writer:
@@ -98,7 +101,7 @@ class _Writer:
         """Write ``<edXML:name>value</edXML:name>``; skip None and (unless asked) empty strings."""
         if value is None or (value == "" and not keep_empty):
             return
-        text = _text(value if isinstance(value, str) else str(value), [*self.path, name])
+        text = _text(value, self.path, name) if isinstance(value, str) else str(value)
         self.parts.append(f"<edXML:{name}>{text}</edXML:{name}>\n")
 
 
