@@ -77,6 +77,8 @@ class HubSettings:
     (0 disables the check); the timestamp carries no zone, so it is read in
     ``timestamp_utc_offset_minutes`` (Vietnam time, UTC+7, by default).
     ``operator_key_hashes`` are SHA-256 hex digests of the operator API keys.
+    ``fail_with_http_200`` answers axis refusals with HTTP 200 + the FAIL JSON, for agency clients
+    that only read 200 bodies (see gateway/server/compat.py); 5xx answers are unchanged.
     """
 
     data_dir: Path = DEFAULT_DATA_DIR
@@ -97,6 +99,7 @@ class HubSettings:
     client_timeout_seconds: float = 30.0
     client_retries: int = 2
     validate_packages: bool = True
+    fail_with_http_200: bool = False
 
     def __post_init__(self) -> None:
         if not self.database_url:

@@ -19,6 +19,7 @@ from gateway.config import HubSettings, load_settings
 from gateway.edxml.directory import Directory
 from gateway.ledger import Ledger
 from gateway.server.axis_api import build_router
+from gateway.server.compat import FailAs200Middleware, axis_paths
 from gateway.server.delivery import DeliveryWorker
 from gateway.server.health import build_health_router
 from gateway.server.hub import HubService
@@ -53,10 +54,13 @@ def create_app(settings: HubSettings, *, migrate: bool = False, deliver: bool = 
     )
     app.state.hub = hub
     app.state.worker = worker
-    app.include_router(build_router(hub))
+    axis_router = build_router(hub)
+    app.include_router(axis_router)
     app.include_router(build_operator_router(hub))
     app.include_router(build_health_router(hub))
     app.include_router(build_legacy_router(hub))
+    if settings.fail_with_http_200:
+        app.add_middleware(FailAs200Middleware, paths=axis_paths(axis_router.routes))
     return app
 
 
