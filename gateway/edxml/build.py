@@ -90,8 +90,9 @@ class _Writer:
         self.parts.append(text)
 
     def open(self, name: str) -> None:
+        """Start a container element (its children follow on the next line)."""
         self.path.append(name)
-        self.parts.append(f"<edXML:{name}>")
+        self.parts.append(f"<edXML:{name}>\n")
 
     def close(self, name: str) -> None:
         self.path.pop()
@@ -107,7 +108,6 @@ class _Writer:
 
 def _organization(w: _Writer, tag: str, org: Organization) -> None:
     w.open(tag)
-    w.raw("\n")
     w.leaf("OrganId", org.organ_id, keep_empty=True)
     w.leaf("OrganizationInCharge", org.organization_in_charge)
     w.leaf("OrganName", org.organ_name)
@@ -121,7 +121,6 @@ def _organization(w: _Writer, tag: str, org: Organization) -> None:
 
 def _response_for(w: _Writer, rf: ResponseFor) -> None:
     w.open("ResponseFor")
-    w.raw("\n")
     w.leaf("OrganId", rf.organ_id, keep_empty=True)
     w.leaf("Code", rf.code, keep_empty=True)
     if rf.promulgation_date is not None:
@@ -134,7 +133,6 @@ def _staff(w: _Writer, staff: StaffInfo | None) -> None:
     if staff is None:
         return
     w.open("StaffInfo")
-    w.raw("\n")
     w.leaf("Department", staff.department)
     w.leaf("Staff", staff.staff)
     w.leaf("Mobile", staff.mobile)
@@ -144,7 +142,6 @@ def _staff(w: _Writer, staff: StaffInfo | None) -> None:
 
 def _message_header(w: _Writer, h: MessageHeader) -> None:
     w.open("MessageHeader")
-    w.raw("\n")
     _organization(w, "From", h.from_)
     if not h.to:
         raise SchemaValidationError(
@@ -155,17 +152,14 @@ def _message_header(w: _Writer, h: MessageHeader) -> None:
         _organization(w, "To", org)
     w.leaf("DocumentId", h.document_id, keep_empty=True)
     w.open("Code")
-    w.raw("\n")
     w.leaf("CodeNumber", h.code.number, keep_empty=True)
     w.leaf("CodeNotation", h.code.notation, keep_empty=True)
     w.close("Code")
     w.open("PromulgationInfo")
-    w.raw("\n")
     w.leaf("Place", h.promulgation_info.place)
     w.leaf("PromulgationDate", format_date(h.promulgation_info.promulgation_date))
     w.close("PromulgationInfo")
     w.open("DocumentType")
-    w.raw("\n")
     w.leaf("Type", h.document_type.type)
     w.leaf("TypeDetail", h.document_type.type_detail)
     w.leaf("TypeName", h.document_type.type_name, keep_empty=True)
@@ -173,7 +167,6 @@ def _message_header(w: _Writer, h: MessageHeader) -> None:
     w.leaf("Subject", h.subject, keep_empty=True)
     w.leaf("Content", h.content)
     w.open("SignerInfo")
-    w.raw("\n")
     w.leaf("Competence", h.signer_info.competence)
     w.leaf("Position", h.signer_info.position)
     w.leaf("FullName", h.signer_info.full_name, keep_empty=True)
@@ -182,7 +175,6 @@ def _message_header(w: _Writer, h: MessageHeader) -> None:
         w.leaf("DueDate", format_date(h.due_date))
     o = h.other_info
     w.open("OtherInfo")
-    w.raw("\n")
     w.leaf("Priority", int(o.priority))
     w.leaf("SphereOfPromulgation", o.sphere_of_promulgation)
     w.leaf("TyperNotation", o.typer_notation)
@@ -192,7 +184,6 @@ def _message_header(w: _Writer, h: MessageHeader) -> None:
         w.leaf("Direction", "true" if o.direction else "false")
     if o.appendixes:
         w.open("Appendixes")
-        w.raw("\n")
         for appendix in o.appendixes:
             w.leaf("Appendix", appendix, keep_empty=True)
         w.close("Appendixes")
@@ -202,7 +193,6 @@ def _message_header(w: _Writer, h: MessageHeader) -> None:
     w.leaf("SteeringType", int(h.steering_type))
     if h.to_places:
         w.open("ToPlaces")
-        w.raw("\n")
         for place in h.to_places:
             w.leaf("Place", place, keep_empty=True)
         w.close("ToPlaces")
@@ -211,7 +201,6 @@ def _message_header(w: _Writer, h: MessageHeader) -> None:
 
 def _business(w: _Writer, b: Business) -> None:
     w.open("Bussiness")
-    w.raw("\n")
     w.leaf("DocumentId", b.document_id)
     w.leaf("BussinessDocType", int(b.doc_type))
     w.leaf("BussinessDocReason", b.reason)
@@ -219,15 +208,12 @@ def _business(w: _Writer, b: Business) -> None:
     if b.document_info is not None:
         info = b.document_info
         w.open("BussinessDocumentInfo")
-        w.raw("\n")
         w.leaf("DocumentInfo", info.document_info)
         w.leaf("DocumentReceiver", info.document_receiver)
         if info.receivers:
             w.open("ReceiverList")
-            w.raw("\n")
             for r in info.receivers:
                 w.open("Receiver")
-                w.raw("\n")
                 w.leaf("ReceiverType", r.receiver_type)
                 w.leaf("OrganId", r.organ_id, keep_empty=True)
                 w.close("Receiver")
@@ -235,13 +221,10 @@ def _business(w: _Writer, b: Business) -> None:
         w.close("BussinessDocumentInfo")
     if b.replacements:
         w.open("ReplacementInfoList")
-        w.raw("\n")
         for rep in b.replacements:
             w.open("ReplacementInfo")
-            w.raw("\n")
             w.leaf("DocumentId", rep.document_id, keep_empty=True)
             w.open("OrganIdList")
-            w.raw("\n")
             for organ in rep.organ_ids:
                 w.leaf("OrganId", organ, keep_empty=True)
             w.close("OrganIdList")
@@ -253,10 +236,8 @@ def _business(w: _Writer, b: Business) -> None:
 
 def _trace(w: _Writer, t: TraceHeaderList) -> None:
     w.open("TraceHeaderList")
-    w.raw("\n")
     for th in t.trace_headers:
         w.open("TraceHeader")
-        w.raw("\n")
         w.leaf("OrganId", th.organ_id)
         w.leaf("Timestamp", format_datetime(th.timestamp))
         w.close("TraceHeader")
@@ -303,7 +284,6 @@ def _references(w: _Writer, attachments: Iterable[Attachment]) -> None:
     w.path.append("edXMLManifest")
     for att in attachments:
         w.open("Reference")
-        w.raw("\n")
         w.leaf("ContentId", f"cid:{att.content_id}", keep_empty=True)
         w.leaf("ContentType", att.content_type, keep_empty=True)
         w.leaf("Description", att.description)
@@ -338,7 +318,6 @@ def _write_status(w: _Writer, pkg: StatusPackage) -> None:
     w.raw(_PROLOGUE)
     w.raw("<edXML:edXMLHeader>\n")
     w.open("MessageHeader")
-    w.raw("\n")
     _organization(w, "From", pkg.from_)
     _response_for(w, pkg.response_for)
     _staff(w, pkg.staff_info)

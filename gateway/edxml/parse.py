@@ -17,14 +17,13 @@ import io
 import os
 import zipfile
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Protocol
 
 from lxml import etree
 
 from gateway.edxml import reader_fields as f
-from gateway.edxml.model import LEGACY_NS, NS, Attachment, Base64Payload, BytesPayload, EdocPackage, Package, Payload
+from gateway.edxml.model import LEGACY_NS, NS, Attachment, Base64Payload, BytesPayload, Package, Payload
 from gateway.edxml.schema import schema_issues
 from gateway.edxml.splice import PAYLOAD_ATTR, splice
 from gateway.errors import EdxmlFormatError, Location, SchemaValidationError, ValidationIssue, XmlSyntaxError
@@ -283,17 +282,3 @@ def _one_attachment(
         return None
     description = reader.text(src, "Description") or reader.text(el, "Description")
     return Attachment(cid, file_name, ctype, payload, description, zipped)
-
-
-def parse_date_lenient(text: str) -> tuple[date, bool]:
-    """Parse a date in any accepted form; the flag is True when the form was not canonical."""
-    return f.parse_date(text)
-
-
-def parse_datetime_lenient(text: str) -> tuple[datetime, bool]:
-    """Parse a date-time in any accepted form; the flag is True when the form was not canonical."""
-    return f.parse_datetime(text)
-
-
-def is_edoc(pkg: Package) -> bool:
-    return isinstance(pkg, EdocPackage)

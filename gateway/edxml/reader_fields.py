@@ -12,7 +12,7 @@ import binascii
 import io
 import re
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import IO
 
 from lxml import etree
@@ -60,6 +60,7 @@ _DATETIME_FORMS = (
     ("%d/%m/%Y", False),
     ("%Y-%m-%d", False),
 )
+_VIETNAM = timezone(timedelta(hours=7))
 _LOOKS_LIKE_DATETIME = re.compile(r"^\d{1,4}[/-]\d{1,2}[/-]\d{1,4}[T ]\d")
 _FRACTION_OR_ZONE = re.compile(r"(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
 
@@ -109,9 +110,7 @@ def parse_datetime(text: str) -> tuple[datetime, bool]:
             parsed = None
         if parsed is not None:
             if parsed.tzinfo is not None:
-                from datetime import timedelta, timezone
-
-                parsed = parsed.astimezone(timezone(timedelta(hours=7))).replace(tzinfo=None)
+                parsed = parsed.astimezone(_VIETNAM).replace(tzinfo=None)
             return parsed.replace(microsecond=0), False
     for fmt, canonical in _DATETIME_FORMS:
         try:

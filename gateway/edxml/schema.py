@@ -40,16 +40,27 @@ def load_schema(kind: str) -> etree.XMLSchema:
 
 
 def kind_of(root: etree._Element) -> str:
-    """``status`` when the header carries a StatusCode (or is a Status element), else ``edoc``."""
-    for el in root.iter(f"{{{NS}}}StatusCode", f"{{{NS}}}Status"):
-        del el
-        return "status"
+    """``status`` when the header is a Status element or carries a StatusCode, else ``edoc``.
+
+    Looks only at edXMLEnvelope/edXMLHeader's children, not the whole tree.
+    """
+    header = root.find(f"{{{NS}}}edXMLEnvelope/{{{NS}}}edXMLHeader")
+    if header is None:
+        return "edoc"
+    for child in header:
+        if child.tag == f"{{{NS}}}Status":
+            return "status"
+        if child.tag == f"{{{NS}}}MessageHeader" and child.find(f"{{{NS}}}StatusCode") is not None:
+            return "status"
     return "edoc"
 
 
 def schema_issues(root: etree._Element) -> list[ValidationIssue]:
     """Every departure of ``root`` from the strict profile (empty when valid)."""
-    schema = load_schema(kind_of(root))
+    return _issues(load_schema(kind_of(root)), root)
+
+
+def _issues(schema: etree.XMLSchema, root: etree._Element) -> list[ValidationIssue]:
     if schema.validate(root):
         return []
     return [
@@ -60,10 +71,11 @@ def schema_issues(root: etree._Element) -> list[ValidationIssue]:
 
 def validate_tree(root: etree._Element, *, source_name: str | None = None) -> None:
     """Raise SchemaValidationError listing every issue unless ``root`` fits the strict profile."""
-    issues = schema_issues(root)
+    kind = kind_of(root)
+    issues = _issues(load_schema(kind), root)
     if issues:
         raise SchemaValidationError(
-            f"not valid against the strict edXML {kind_of(root)} profile",
+            f"not valid against the strict edXML {kind} profile",
             issues,
             location=Location(source_name) if source_name else None,
         )

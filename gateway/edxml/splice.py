@@ -44,7 +44,6 @@ class Base64Sink:
         self.keep_encoded = keep_encoded
         self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL)  # noqa: SIM115
         self._pending = b""
-        self.encoded_chars = 0
         self._padded = False
 
     def write(self, chunk: bytes) -> None:
@@ -54,7 +53,6 @@ class Base64Sink:
         usable = len(data) - len(data) % 4
         self._pending = data[usable:]
         if usable:
-            self.encoded_chars += usable
             self._decode(data[:usable])
 
     def _decode(self, data: bytes) -> None:
