@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from gateway.errors import BlobStoreError, Location, NotFoundError
+from gateway.files import fsync_dir
 
 CHUNK_SIZE = 1 << 20
 """Bytes read per step when streaming into or out of the store."""
@@ -153,10 +154,10 @@ class BlobWriter:
                 self._tmp_path.chmod(self._store.file_mode)
                 self._tmp_path.replace(final)
                 if self._store.fsync:
-                    _fsync_dir(final.parent)
+                    fsync_dir(final.parent)
                     # A new fan-out folder is only durable once its own parent records it.
                     for folder in created:
-                        _fsync_dir(folder.parent)
+                        fsync_dir(folder.parent)
         except OSError as exc:
             self.abort()
             raise BlobStoreError(
@@ -238,17 +239,6 @@ def _make_dirs(folder: Path, root: Path) -> list[Path]:
     for path in reversed(missing):
         path.mkdir(exist_ok=True)
     return missing
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename durable: fsync the directory that holds the new entry (POSIX only)."""
-    if os.name != "posix":  # pragma: no cover - Windows cannot open directories
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class _VerifyingReader(io.RawIOBase):
@@ -385,9 +375,9 @@ class BlobStore:
             created = self._ensure_folder(final.parent)
             tmp.replace(final)
             if self.fsync:
-                _fsync_dir(final.parent)
+                fsync_dir(final.parent)
                 for folder in created:
-                    _fsync_dir(folder.parent)
+                    fsync_dir(folder.parent)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()

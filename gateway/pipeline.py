@@ -10,8 +10,6 @@ rest of the batch.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -32,6 +30,7 @@ from gateway.edxml import (
     parse_package,
 )
 from gateway.errors import ConfigurationError, GatewayError, SigningError
+from gateway.files import write_atomic
 from gateway.signing.profiles import TrustConfig
 from gateway.signing.sign import DocumentSigner
 from gateway.signing.verify import VerificationReport, verify_pdf
@@ -150,21 +149,6 @@ class StageReport:
     def to_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "ok": self.count("ok"), "skipped": self.count("skipped"),
                 "failed": self.failed, "items": self.items}
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file so readers see either nothing or the whole of it (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def package_files(inputs: Iterable[Path]) -> list[Path]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.config import HubSettings, load_settings
 from gateway.errors import ConfigurationError
+from gateway.files import write_atomic
 
 if TYPE_CHECKING:
     from gateway.ledger import Ledger
@@ -257,9 +258,7 @@ def cmd_receive(args: argparse.Namespace) -> int:
             doc_id = str(item["docId"])
             data = client.get_edoc(doc_id)
             target = out / f"{doc_id}.edxml"
-            tmp = target.with_suffix(".part")
-            tmp.write_bytes(data)
-            tmp.replace(target)
+            write_atomic(target, data)  # stored durably before updateStatus done
             if not args.no_ack:
                 client.update_status(doc_id, "done")
             print(f"{doc_id}\tfrom {item.get('from')}\t{target}")

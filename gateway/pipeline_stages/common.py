@@ -17,7 +17,8 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from gateway.errors import ConfigurationError, GatewayError
-from gateway.pipeline import StageReport, write_atomic
+from gateway.files import write_atomic
+from gateway.pipeline import StageReport
 
 
 def safe_name(identifier: str) -> str:

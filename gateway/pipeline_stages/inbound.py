@@ -23,7 +23,8 @@ from pathlib import Path
 
 from gateway.edxml import EdocPackage, Organization, StatusCode, StatusPackage, build_package, parse_package
 from gateway.errors import EdxmlFormatError, GatewayError, RemoteRefusalError, UpstreamUnavailableError
-from gateway.pipeline import answer_status, verify_package, write_atomic
+from gateway.files import write_atomic
+from gateway.pipeline import answer_status, verify_package
 from gateway.pipeline_stages.common import (
     StageResult,
     clear_error,

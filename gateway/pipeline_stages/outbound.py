@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.errors import AuthorizationError, GatewayError, MappingError, RemoteRefusalError, UpstreamUnavailableError
-from gateway.pipeline import stamp_folder, write_atomic
+from gateway.files import write_atomic
+from gateway.pipeline import stamp_folder
 from gateway.pipeline_stages.common import (
     StageResult,
     clear_error,

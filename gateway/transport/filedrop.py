@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import ConfigurationError, GatewayError, TransportError
+from gateway.files import fsync_dir, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +49,6 @@ Handler = Callable[[Path], ItemOutcome]
 
 def _ignored(name: str) -> bool:
     return name.startswith(".") or name.endswith((".tmp", ".part"))
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class FileDrop:
@@ -114,7 +104,7 @@ class FileDrop:
         item.rename(dest)
         if outcome.report:
             report = dest.with_name(dest.name + ".report.json")
-            self._atomic_write(report, json.dumps(outcome.report, ensure_ascii=False, indent=2, default=str).encode())
+            write_atomic(report, json.dumps(outcome.report, ensure_ascii=False, indent=2, default=str).encode())
         return dest
 
     def process(self, handler: Handler) -> list[tuple[Path, ItemOutcome]]:
@@ -139,15 +129,6 @@ class FileDrop:
 
     # -- outgoing -------------------------------------------------------------------------------
 
-    def _atomic_write(self, path: Path, data: bytes) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-        _fsync_dir(path.parent)
-
     def write_outgoing(self, name: str, data: bytes, files: Mapping[str, bytes] | None = None) -> Path:
         """Write an import file for the legacy system, atomically.
 
@@ -161,7 +142,7 @@ class FileDrop:
             target = self.outbox / name
             if target.exists():
                 raise TransportError(f"{target} already exists; refusing to overwrite an unread import file")
-            self._atomic_write(target, data)
+            write_atomic(target, data)
             return target
         bundle = self.outbox / Path(name).stem
         if bundle.exists():
@@ -179,7 +160,7 @@ class FileDrop:
                     fh.flush()
                     os.fsync(fh.fileno())
             tmp.rename(bundle)
-            _fsync_dir(self.outbox)
+            fsync_dir(self.outbox)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
