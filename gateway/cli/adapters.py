@@ -13,17 +13,12 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-
-from gateway.adapters import Adapter, AdapterRegistry, DocumentResult, discover, run_contract
-from gateway.adapters.discovery import default_adapter_dirs
-from gateway.adapters.scaffold import scaffold
-from gateway.edxml import parse_package
 from gateway.errors import GatewayError
+
+if TYPE_CHECKING:  # the adapters framework (xmlschema, zeep) and rich load in the handlers
+    from gateway.adapters import Adapter, AdapterRegistry, DocumentResult
 
 
 def register(subparsers: Any) -> None:
@@ -96,6 +91,12 @@ def register(subparsers: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from gateway.adapters import discover
+    from gateway.adapters.discovery import default_adapter_dirs
+
     found = discover()
     rows: list[dict[str, Any]] = [
         {
@@ -130,6 +131,8 @@ def _codes(registry: AdapterRegistry, code: str | None) -> list[str]:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from gateway.adapters import Adapter, discover
+
     bad = 0
     for f in discover():
         if args.code and f.code != args.code:
@@ -150,6 +153,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
+    from gateway.adapters import AdapterRegistry, run_contract
+
     registry = AdapterRegistry()
     failed = 0
     total = 0
@@ -163,6 +168,9 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _new(args: argparse.Namespace) -> int:
+    from gateway.adapters.discovery import default_adapter_dirs
+    from gateway.adapters.scaffold import scaffold
+
     xsd = args.xsd or args.schema
     if xsd is None and args.wsdl is not None:
         siblings = sorted(args.wsdl.parent.glob("*.xsd"))
@@ -196,6 +204,12 @@ def _write(out: Path, data: bytes) -> None:
 
 
 def _translate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from gateway.adapters import AdapterRegistry
+
     if len(args.paths) < 2:
         print("lienthong translate: give at least one input and the output folder", file=sys.stderr)
         return 2
@@ -245,6 +259,8 @@ def _record(result: DocumentResult, path: Path, out_dir: Path) -> dict[str, Any]
 
 
 def _to_legacy_one(adapter: Adapter, path: Path, out_dir: Path) -> dict[str, Any]:
+    from gateway.edxml import parse_package
+
     entry: dict[str, Any] = {"source": str(path), "index": 1, "ok": False, "errors": []}
     try:
         package = parse_package(path).package

@@ -1,4 +1,8 @@
-"""``lienthong package sign | verify | status``: the pipeline steps on edXML packages."""
+"""``lienthong package sign | verify | status``: the pipeline steps on edXML packages.
+
+Signing pulls in pyHanko (about half a second); it is imported inside the handlers so that
+every other ``lienthong`` command starts without it.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,7 @@ from typing import Any
 
 from gateway.edxml import EdocPackage, Organization, StaffInfo, StatusCode, build_package, parse_package
 from gateway.errors import ConfigurationError
-from gateway.pipeline import answer_status, stamp_folder, verify_package, write_atomic
-from gateway.signing.profiles import load_signing_settings
-from gateway.signing.sign import DocumentSigner
+from gateway.files import write_atomic
 
 
 def register(subparsers: Any) -> None:
@@ -71,6 +73,10 @@ def register(subparsers: Any) -> None:
 
 
 def _sign(args: argparse.Namespace) -> int:
+    from gateway.pipeline import stamp_folder
+    from gateway.signing.profiles import load_signing_settings
+    from gateway.signing.sign import DocumentSigner
+
     settings = load_signing_settings(args.profiles)
     profile = settings.profile(args.profile)
     with DocumentSigner(profile, settings.trust, tsa_url=args.tsa_url) as signer:
@@ -86,6 +92,9 @@ def _sign(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from gateway.pipeline import verify_package
+    from gateway.signing.profiles import load_signing_settings
+
     settings = load_signing_settings(args.profiles)
     all_valid = True
     out: list[dict[str, Any]] = []
@@ -111,6 +120,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from gateway.pipeline import answer_status
+
     pkg = parse_package(args.file).package
     if not isinstance(pkg, EdocPackage):
         raise ConfigurationError(f"{args.file}: a status answers a document package, not a status package")
