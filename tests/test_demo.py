@@ -18,7 +18,7 @@ def test_demo_exchange_runs_end_to_end(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
-    assert "valid (edoc)" in out and "invalid" in out
+    assert "valid_edoc_new.edxml: valid (edoc)" in out and "invalid_truncated.edxml: invalid" in out
     assert "delivered: DocId" in out
     assert "2026-QD-UBND.pdf: valid" in out and "(signer) Nguyễn Văn An: ok" in out
     assert "status        03  Đã tiếp nhận" in out
