@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from gateway.errors import ConfigurationError
+from gateway.files import read_toml
 
 DEFAULT_DATA_DIR = Path("var")
 VIETNAM_UTC_OFFSET_MINUTES = 7 * 60
@@ -142,12 +142,7 @@ _SIMPLE_KEYS = {
 
 
 def _from_toml(path: Path) -> dict[str, Any]:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read hub configuration {path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{path}: not valid TOML: {exc}") from exc
+    raw = read_toml(path, "hub configuration")
     out: dict[str, Any] = {}
     allowed = _SIMPLE_KEYS | {"upstream", "peers", "operator_key_hashes"}
     unknown = set(raw) - allowed

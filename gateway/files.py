@@ -1,4 +1,4 @@
-"""Durable file writes shared by every part that hands files to someone else.
+"""File helpers shared across the gateway: durable writes, and reading TOML configuration.
 
 A reader (a legacy system polling a folder, an operator, the next pipeline stage, a crash
 recovery) must see either nothing or the whole file: write a temporary file in the same folder,
@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+import tomllib
 from pathlib import Path
+from typing import Any
+
+from gateway.errors import ConfigurationError
 
 
 def fsync_dir(path: Path) -> None:
@@ -40,4 +44,17 @@ def write_atomic(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-__all__ = ["fsync_dir", "write_atomic"]
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """Load a TOML file (hub settings, signing profiles, adapter manifest or mapping).
+
+    Every failure is a :class:`ConfigurationError` naming ``what`` and the file.
+    """
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"{path}: {what} is not valid TOML: {exc}") from exc
+
+
+__all__ = ["fsync_dir", "read_toml", "write_atomic"]

@@ -7,7 +7,6 @@ that name the manifest and the key, so an integrator's typo fails at load, not a
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any, Final
 
 from gateway.adapters.encodings import check_encoding
 from gateway.errors import ConfigurationError
+from gateway.files import read_toml
 
 MANIFEST_NAME: Final = "adapter.toml"
 DIRECTIONS: Final = frozenset({"to_edxml", "to_legacy"})
@@ -94,12 +94,7 @@ def load_manifest(folder: Path, *, origin: str = "folder") -> AdapterManifest:
     """Read and check ``folder/adapter.toml``."""
     path = folder / MANIFEST_NAME
     where = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(f"{where}: cannot read manifest ({exc.strerror})") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"{where}: not valid TOML: {exc}") from exc
+    data = read_toml(path, "adapter manifest")
     unknown = sorted(set(data) - _TOP)
     if unknown:
         raise ConfigurationError(f"{where}: unknown key(s) {', '.join(unknown)}")

@@ -14,7 +14,6 @@ with the legacy schema, which orders the children and refuses anything invalid.
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from gateway.adapters.targets import (
     targets_for,
 )
 from gateway.errors import ConfigurationError
+from gateway.files import read_toml
 
 FIELD_KEYS: Final = frozenset({"path", "convert", "format", "table", "const", "default", "hook", "reverse", "required"})
 GROUP_KEYS: Final = frozenset({"path", "fields"})
@@ -174,10 +174,7 @@ def _check_keys(data: Mapping[str, Any], allowed: frozenset[str], where: str) ->
 
 def load_mapping(path: Path, *, hooks: Mapping[str, HookFn] | None = None) -> MappingSpec:
     """Load and compile a mapping file; every problem is a :class:`ConfigurationError` naming it."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"{path}: cannot read mapping: {exc}") from exc
+    data = read_toml(path, "adapter mapping")
     return compile_mapping(data, source=str(path), hooks=hooks or {})
 
 

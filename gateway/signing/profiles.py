@@ -33,7 +33,6 @@ Relative paths are resolved against the TOML file's folder.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import ConfigurationError
+from gateway.files import read_toml
 
 PROFILES_ENV = "LIENTHONG_SIGNING_PROFILES"
 
@@ -358,10 +358,5 @@ def load_signing_settings(path: str | os.PathLike[str] | None = None) -> Signing
     if not chosen:
         raise ConfigurationError(f"no signing profiles file: pass --profiles or set {PROFILES_ENV}")
     file = Path(chosen)
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read signing profiles {file}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{file}: not valid TOML: {exc}") from exc
+    data = read_toml(file, "signing profiles")
     return SigningSettings.from_config(data, source=str(file), base=file.resolve().parent)
