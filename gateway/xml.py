@@ -182,6 +182,24 @@ def source_line(el: etree._Element) -> int | None:
     return line if isinstance(line, int) else None
 
 
+def _truncation_or(error: XmlError, raw: bytes) -> XmlError:
+    """Name a syntax error on the input's last line, with no closing ``>``, as truncation.
+
+    libxml2 reports a cut-off document by whatever construct it was inside ("Couldn't find end
+    of Start Tag …"); the reader needs to hear that the file is incomplete.
+    """
+    line = error.location.line if error.location else None
+    if not isinstance(error, XmlSyntaxError) or line is None:
+        return error
+    body = raw.rstrip()
+    if line >= body.count(b"\n") + 1 and not body.endswith(b">"):
+        return XmlSyntaxError(
+            f"XML is truncated: it stops at line {line} before the document is complete ({error.message})",
+            location=error.location,
+        )
+    return error
+
+
 def _check_tree(root: etree._Element, name: str, limits: XmlLimits) -> None:
     tree = root.getroottree()
     if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:
@@ -238,7 +256,7 @@ def parse_xml(
     try:
         root = etree.fromstring(raw, make_parser(lim), base_url=base_url or "")
     except etree.XMLSyntaxError as exc:
-        raise translate_syntax_error(exc, name) from exc
+        raise _truncation_or(translate_syntax_error(exc, name), raw) from exc
     if root is None:  # pragma: no cover - lxml raises instead, kept for type narrowing
         raise XmlSyntaxError("not an XML document", location=Location(name))
     _check_tree(root, name, lim)

@@ -26,7 +26,7 @@ from gateway.edxml import reader_fields as f
 from gateway.edxml.model import LEGACY_NS, NS, Attachment, Base64Payload, BytesPayload, Package, Payload
 from gateway.edxml.schema import schema_issues
 from gateway.edxml.splice import PAYLOAD_ATTR, splice
-from gateway.errors import EdxmlFormatError, Location, SchemaValidationError, ValidationIssue, XmlSyntaxError
+from gateway.errors import EdxmlFormatError, Location, SchemaValidationError, ValidationIssue
 from gateway.xml import XmlLimits, parse_xml, source_line
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -145,7 +145,7 @@ def parse_package(
         if owns:
             stream.close()
     try:
-        root = _parse_skeleton(spliced.skeleton, name, lim)
+        root = parse_xml(spliced.skeleton, source=name, limits=lim)
         warnings: list[str] = []
         if spliced.stray_prefix:
             warnings.append(f"ignored {spliced.stray_prefix} stray bytes before the XML declaration")
@@ -181,21 +181,6 @@ def parse_package(
         return ParseResult(package, tuple(warnings), tuple(issues))
     finally:
         spliced.close()
-
-
-def _parse_skeleton(skeleton: bytes, name: str, limits: XmlLimits) -> etree._Element:
-    """Parse the skeleton; a syntax error on its last line means the package was cut short."""
-    try:
-        return parse_xml(skeleton, source=name, limits=limits)
-    except XmlSyntaxError as exc:
-        last_line = skeleton.rstrip().count(b"\n") + 1
-        line = exc.location.line if exc.location else None
-        if line is not None and line >= last_line and not skeleton.rstrip().endswith(b">"):
-            raise XmlSyntaxError(
-                f"package is truncated: it stops at line {line} before the document is complete ({exc.message})",
-                location=exc.location,
-            ) from exc
-        raise
 
 
 def _check_root(root: etree._Element, name: str) -> None:
