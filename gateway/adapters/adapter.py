@@ -9,7 +9,9 @@ the output is valid by construction, then encoded into the legacy character set.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,11 +22,11 @@ from lxml import etree
 
 from gateway.adapters import mime
 from gateway.adapters.converters import ChainedOrganLookup, ConvertContext, DictOrganLookup, OrganLookup
-from gateway.adapters.encodings import from_unicode_xml, to_utf8_xml
+from gateway.adapters.encodings import declared_encoding, from_unicode_xml, to_utf8_xml
 from gateway.adapters.extract import FieldProblem, extract, line_of, prefix_path
 from gateway.adapters.manifest import AdapterManifest, load_manifest
 from gateway.adapters.mapping import KindMapping, MappingSpec, load_mapping, to_legacy_data
-from gateway.adapters.report import DocumentError, DocumentResult, TranslationReport
+from gateway.adapters.report import FILE_LEVEL, DocumentError, DocumentResult, TranslationReport, tolerated
 from gateway.adapters.schema import LegacySchema
 from gateway.adapters.targets import build_edoc, build_status, flatten_edoc, flatten_status
 from gateway.edxml import build_package, make_document_id, validate_bytes
@@ -143,15 +145,21 @@ class Adapter:
         try:
             if self.manifest.container == "mime":
                 data, parts = mime.split_related(data, source=source)
-            utf8 = to_utf8_xml(data, self.manifest.encoding, source=source)
+            utf8 = to_utf8_xml(data, self.manifest.encoding, source=source, fallback=self.manifest.encoding_fallback)
             root = parse_xml(utf8, source=source, limits=limits)
         except GatewayError as exc:
             loc = exc.location
-            err = DocumentError(self.code, 1, None, exc.message, line=loc.line if loc else None, source=source)
-            return [DocumentResult(1, None, None, errors=(err,), source=source)]
+            err = DocumentError(self.code, FILE_LEVEL, None, exc.message, line=loc.line if loc else None,
+                                source=source)  # fmt: skip
+            return [DocumentResult(FILE_LEVEL, None, None, errors=(err,), source=source)]
         except (UnicodeDecodeError, ValueError) as exc:
-            err = DocumentError(self.code, 1, None, f"cannot decode input as {self.manifest.encoding}: {exc}")
-            return [DocumentResult(1, None, None, errors=(err,), source=source)]
+            declared = declared_encoding(data)
+            said = f"the file declares {declared}" if declared else "the file declares no encoding"
+            err = DocumentError(
+                self.code, FILE_LEVEL, None, f"cannot decode input as {self.manifest.encoding} ({said}): {exc}",
+                source=source,
+            )  # fmt: skip
+            return [DocumentResult(FILE_LEVEL, None, None, errors=(err,), source=source)]
         return self.translate_tree(root, source=source, base_dir=base_dir, parts=parts, build=build)
 
     def translate_tree(
@@ -203,26 +211,24 @@ class Adapter:
         def fail(errors: list[DocumentError]) -> DocumentResult:
             return DocumentResult(index, legacy_id, km.kind, errors=tuple(errors), source=source)
 
+        departures: list[DocumentError] = []
         if not self.schema.is_valid(record):
-            return fail(
-                [
-                    DocumentError(
-                        self.code,
-                        index,
-                        legacy_id,
-                        f"legacy schema: {i.message}",
-                        i.path,
-                        i.line,
-                        None,
-                        source,
-                    )
-                    for i in self.schema.issues(record, prefix=prefix_path(record))
-                ]
-            )
+            departures = [
+                DocumentError(self.code, index, legacy_id, f"legacy schema: {i.message}", i.path, i.line, None, source)
+                for i in self.schema.issues(record, prefix=prefix_path(record))
+            ]
+            if self.manifest.validation == "strict":
+                return fail(departures)
         ctx = ConvertContext(organs=self.organs, base_dir=base_dir, parts=parts or {})
         extracted, problems = extract(km, record, ctx)
         if problems:
-            return fail([self._problem(p, index, legacy_id, source) for p in problems])
+            # What the mapping cannot read is the error; schema departures elsewhere in the
+            # document are listed with it (one per place: a field's own problem says it best).
+            return fail(_merge_departures([self._problem(p, index, legacy_id, source) for p in problems], departures))
+        warnings = tuple(tolerated(departures)) + tuple(
+            DocumentError(self.code, index, legacy_id, n.message, n.legacy_path, n.line, n.target, source)
+            for n in ctx.located_notes
+        )
         try:
             package: Package
             if km.kind == "edoc":
@@ -272,7 +278,9 @@ class Adapter:
                     )
                 ]
             )
-        return DocumentResult(index, legacy_id, km.kind, package=package, edxml=edxml, source=source)
+        return DocumentResult(
+            index, legacy_id, km.kind, package=package, edxml=edxml, source=source, warnings=warnings
+        )
 
     def _problem(self, p: FieldProblem, index: int, legacy_id: str | None, source: str | None) -> DocumentError:
         return DocumentError(self.code, index, legacy_id, p.message, p.legacy_path, p.line, p.target, source)
@@ -284,8 +292,8 @@ class Adapter:
             try:
                 data = path.read_bytes()
             except OSError as exc:
-                err = DocumentError(self.code, 1, None, f"cannot read file: {exc.strerror}", source=str(path))
-                report.extend([DocumentResult(1, None, None, errors=(err,), source=str(path))])
+                err = DocumentError(self.code, FILE_LEVEL, None, f"cannot read file: {exc.strerror}", source=str(path))
+                report.extend([DocumentResult(FILE_LEVEL, None, None, errors=(err,), source=str(path))])
                 continue
             report.extend(self.translate_bytes(data, source=str(path), base_dir=path.parent, build=build))
         return report
@@ -321,10 +329,42 @@ class Adapter:
                     f"wrapped legacy document is not valid: {issues}", context=MappingContext(self.code, doc_name)
                 )
         text = etree.tostring(root, encoding="unicode")
-        xml = from_unicode_xml(text, self.manifest.encoding, adapter=self.code)
+        # "declared" reads each file as it says; what we write is in the vendor's default encoding.
+        encoding = self.manifest.encoding
+        out_encoding = self.manifest.encoding_fallback if encoding == "declared" else encoding
+        xml = from_unicode_xml(text, out_encoding, adapter=self.code)
         if self.manifest.container == "mime":
             xml = mime.build_related(xml, ctx.out_parts)
         return LegacyOutput(data=xml, files=dict(ctx.out_files), element=element)
+
+
+_ATTR_IN_MESSAGE = re.compile(r"attribute ([\w.:-]+)=")
+
+
+def _place(path: str | None, message: str = "") -> str:
+    """A document place compared across path styles: local names, no positions, ``@attr`` last."""
+    steps = [step.rpartition(":")[2].split("[", 1)[0] for step in (path or "").split("/") if step]
+    attr = _ATTR_IN_MESSAGE.search(message)
+    if attr and (not steps or not steps[-1].startswith("@")):
+        steps.append("@" + attr.group(1).rpartition(":")[2])
+    return "/".join(steps[1:])  # the document element's own name differs between the two views
+
+
+def _merge_departures(errors: list[DocumentError], departures: list[DocumentError]) -> list[DocumentError]:
+    """The mapping's errors, each with the schema's word on the same place; other departures after."""
+    by_place: dict[str, list[str]] = {}
+    for d in departures:
+        by_place.setdefault(_place(d.legacy_path, d.message), []).append(d.message)
+    merged: list[DocumentError] = []
+    used: set[str] = set()
+    for e in errors:
+        key = _place(e.legacy_path)
+        extra = by_place.get(key)
+        if extra and key not in used:
+            used.add(key)
+            e = dataclasses.replace(e, message=f"{e.message} ({'; '.join(extra)})")
+        merged.append(e)
+    return merged + [d for d in departures if _place(d.legacy_path, d.message) not in used]
 
 
 def _code_of(values: Mapping[str, Any]) -> Code:

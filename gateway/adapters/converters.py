@@ -94,6 +94,10 @@ class ConvertContext:
     out_parts: dict[str, bytes] = field(default_factory=dict)  # MIME parts for the output
     item_index: int = 0  # position inside a repeated group (attachment number ...)
     item: Mapping[str, Any] = field(default_factory=dict)  # model values of the current group item
+    # What a converter tolerated (a date in an alternative format ...): the extractor turns each
+    # note into a warning with the field's legacy path and line, so a lenient read is never silent.
+    notes: list[str] = field(default_factory=list)
+    located_notes: list[Any] = field(default_factory=list)  # the same notes with path and line (FieldProblem)
 
 
 class Converter(Protocol):
@@ -161,35 +165,77 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(out)
 
 
+class _TimeDropped(ValueError):
+    """A date-time read into a date field: the caller keeps the day and notes the lost time."""
+
+    def __init__(self, day: date, hms: tuple[int, int, int]):
+        super().__init__("time dropped")
+        self.day, self.hms = day, hms
+
+
+class _TimeAssumed(ValueError):
+    """A date read into a date-time field: midnight is used and noted."""
+
+    def __init__(self, moment: datetime):
+        super().__init__("time assumed")
+        self.moment = moment
+
+
 @dataclass(frozen=True)
 class DateConverter:
-    """Dates and date-times in a legacy pattern (``dd/MM/yyyy``, ``yyyy-MM-ddTHH:mm:ss`` ...)."""
+    """Dates and date-times in a legacy pattern (``dd/MM/yyyy``, ``yyyy-MM-ddTHH:mm:ss`` ...).
+
+    ``alternatives`` are further patterns real senders use for the same field: a value in one of
+    them is read, and a note names the pattern it matched (a lenient read is reported, not silent).
+    The reverse direction always writes ``pattern``.
+    """
 
     pattern: str
     with_time: bool = False
-    _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    alternatives: tuple[str, ...] = ()
+    _regexes: tuple[tuple[str, re.Pattern[str]], ...] = field(init=False, repr=False, compare=False)
     _format: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_format", java_pattern_to_strftime(self.pattern))
-        object.__setattr__(self, "_regex", _pattern_regex(self.pattern))
+        patterns = (self.pattern, *self.alternatives)
+        object.__setattr__(self, "_regexes", tuple((p, _pattern_regex(p)) for p in patterns))
 
     def to_edxml(self, text: str, ctx: ConvertContext) -> Any:
         raw = text.strip()
-        m = self._regex.fullmatch(raw)
-        try:
+        for pattern, regex in self._regexes:
+            m = regex.fullmatch(raw)
             if m is None:
-                raise ValueError(raw)
-            g = m.groupdict()
-            day = date(int(g["Y"]), int(g["m"]), int(g["d"]))
-            if not self.with_time:
-                return day
-            return datetime(
-                day.year, day.month, day.day, int(g.get("H") or 0), int(g.get("M") or 0), int(g.get("S") or 0)
-            )
-        except (ValueError, KeyError):
-            kind = "date-time" if self.with_time else "date"
-            raise ConversionError(f"expected a {kind} like {self.pattern}, got {raw!r}") from None
+                continue
+            try:
+                value = self._value(m.groupdict())
+            except _TimeDropped as dropped:
+                value = dropped.day
+                h, mi, sec = dropped.hms
+                lost = f"{h:02d}:{mi:02d}:{sec:02d}"
+                ctx.notes.append(f"time {lost} of {raw!r} dropped: the edXML field holds a date only")
+            except _TimeAssumed as assumed:
+                value = assumed.moment
+                ctx.notes.append(f"{raw!r} has no time of day: 00:00:00 assumed for a date-time field")
+            except ValueError:
+                break  # the shape matched but the date does not exist (31/02/2024)
+            if pattern != self.pattern:
+                ctx.notes.append(f"{raw!r} read in the alternative format {pattern} (expected {self.pattern})")
+            return value
+        kind = "date-time" if self.with_time else "date"
+        shapes = " or ".join((self.pattern, *self.alternatives))
+        raise ConversionError(f"expected a {kind} like {shapes}, got {raw!r}")
+
+    def _value(self, g: dict[str, str | None]) -> date | datetime:
+        day = date(int(g["Y"] or 0), int(g["m"] or 0), int(g["d"] or 0))
+        hms = (int(g.get("H") or 0), int(g.get("M") or 0), int(g.get("S") or 0))
+        if self.with_time:
+            if g.get("H") is None:
+                raise _TimeAssumed(datetime(day.year, day.month, day.day))
+            return datetime(day.year, day.month, day.day, *hms)
+        if any(hms):
+            raise _TimeDropped(day, hms)
+        return day
 
     def to_legacy(self, value: Any, ctx: ConvertContext) -> str | None:
         if value is None:

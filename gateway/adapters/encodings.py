@@ -118,9 +118,14 @@ LEGACY_ENCODINGS: Final[dict[str, str]] = {
     "utf-8-nfd": "UTF-8",
     "windows-1258": "windows-1258",
     "tcvn3": "TCVN5712-1",
+    # Honour each file's own XML declaration (a vendor that writes UTF-8 and windows-1258 files
+    # alike); files without one are read in the manifest's ``encoding_fallback``.
+    "declared": "UTF-8",
 }
 
 _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>", re.ASCII)
+_DECLARED = re.compile(rb"""^\s*<\?xml[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""", re.ASCII)
+_BOMS: Final = ((b"\xef\xbb\xbf", "UTF-8"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
 _UTF8_DECL = b'<?xml version="1.0" encoding="UTF-8"?>'
 
 
@@ -133,13 +138,52 @@ def check_encoding(name: str) -> str:
     return key
 
 
-def to_utf8_xml(data: bytes, encoding: str, *, source: str | None = None) -> bytes:
+def declared_encoding(data: bytes) -> str | None:
+    """What the file itself says it is: its byte-order mark, else its XML declaration, else None."""
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name
+    m = _DECLARED.match(data[:512])
+    return m.group(1).decode("ascii") if m else None
+
+
+def _declared_codec(name: str) -> str:
+    """Our encoding key for a declared name (windows-1258, TCVN3 ...) or a Python codec name."""
+    key = name.strip().lower().replace("_", "-")
+    aliases = {"utf8": "utf-8", "cp1258": "windows-1258", "tcvn5712-1": "tcvn3", "tcvn-5712": "tcvn3",
+               "tcvn": "tcvn3", "vn3": "tcvn3"}  # fmt: skip
+    key = aliases.get(key, key)
+    if key in ("utf-8", "windows-1258", "tcvn3"):
+        return key
+    import codecs
+
+    try:
+        return codecs.lookup(key).name
+    except LookupError:
+        raise UnicodeDecodeError(key, b"", 0, 0, f"the file declares an unknown encoding {name!r}") from None
+
+
+def to_utf8_xml(
+    data: bytes, encoding: str, *, source: str | None = None, fallback: str = "utf-8"
+) -> bytes:
     """Turn a legacy XML document into NFC UTF-8 bytes with a UTF-8 declaration.
 
     The declared legacy encoding wins over whatever the file's own declaration says (legacy
     TCVN3 files usually claim ISO-8859-1 because the font, not the codec, made them Vietnamese).
-    Plain UTF-8 input that is already NFC is returned unchanged (the hot path).
+    Plain UTF-8 input that is already NFC is returned unchanged (the hot path). With
+    ``declared`` the file's own declaration (or BOM) decides, and ``fallback`` covers files
+    that declare nothing.
     """
+    if encoding == "declared":
+        declared = declared_encoding(data)
+        encoding = _declared_codec(declared) if declared else fallback
+        if encoding not in ("utf-8", "utf-8-nfd", "windows-1258", "tcvn3"):
+            text = unicodedata.normalize("NFC", data.decode(encoding, errors="strict"))
+            text = text.lstrip("\ufeff")
+            body = _DECLARATION.sub(b"", text.encode("utf-8"), count=1)
+            return _UTF8_DECL + body
+        if encoding == "utf-8" and data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
     if encoding in ("utf-8", "utf-8-nfd"):
         # The bytes go to the parser as they are: libxml2 rejects invalid UTF-8 with a line number,
         # and every extracted string is normalised to NFC by its converter, so decomposed input
@@ -159,7 +203,7 @@ def from_unicode_xml(xml_text: str, encoding: str, *, adapter: str | None = None
     """Encode an outgoing XML document (without declaration) into the legacy encoding."""
     decl = f'<?xml version="1.0" encoding="{LEGACY_ENCODINGS[encoding]}"?>\n'
     try:
-        if encoding == "utf-8":
+        if encoding in ("utf-8", "declared"):
             return (decl + unicodedata.normalize("NFC", xml_text)).encode("utf-8")
         if encoding == "utf-8-nfd":
             return (decl + unicodedata.normalize("NFD", xml_text)).encode("utf-8")
@@ -177,6 +221,7 @@ def from_unicode_xml(xml_text: str, encoding: str, *, adapter: str | None = None
 __all__ = [
     "LEGACY_ENCODINGS",
     "check_encoding",
+    "declared_encoding",
     "decode_tcvn3",
     "encode_cp1258",
     "encode_tcvn3",

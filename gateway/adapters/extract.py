@@ -44,7 +44,11 @@ def prefix_path(node: etree._Element) -> str:
     while el is not None:
         tag = el.tag
         if isinstance(tag, str):
+            # The prefix the file itself uses, so paths read like the document (and like the
+            # schema's messages, which xmlschema writes with the file's prefixes).
             local = etree.QName(tag).localname
+            if el.prefix:
+                local = f"{el.prefix}:{local}"
             parent = el.getparent()
             if parent is not None:
                 same = [c for c in parent if c.tag == tag]
@@ -204,8 +208,35 @@ def _problem_value(f: CompiledField, node: etree._Element, prefix: str, exc: Exc
     return FieldProblem(f"{prefix}{f.target}", f"{prefix_path(node)}{f.path.text}", line, str(exc))
 
 
+def _alternative(f: CompiledField, node: etree._Element, ctx: cv.ConvertContext, values: dict[str, Any],
+                 problems: list[FieldProblem], prefix: str) -> bool:  # fmt: skip
+    """Read the field from its alternative paths (in order) when its main path is empty."""
+    for alt in f.alternatives:
+        found = node.find(alt.find) if alt.find else node
+        if found is None:
+            continue
+        text = found.get(alt.attr) if alt.attr else found.text
+        if not text or text.isspace():
+            continue
+        noted = len(ctx.notes)
+        try:
+            value = f.converter.to_edxml(text, ctx)
+        except cv.ConversionError as exc:
+            problems.append(FieldProblem(f"{prefix}{f.target}", f"{prefix_path(node)}{alt.text}",
+                                         line_of(found), str(exc)))  # fmt: skip
+            return True
+        for note in ctx.notes[noted:]:
+            ctx.located_notes.append(FieldProblem(f"{prefix}{f.target}", f"{prefix_path(node)}{alt.text}",
+                                                  line_of(found), note))  # fmt: skip
+        values[f.target] = [value] if f.repeated else value
+        return True
+    return False
+
+
 def _absent(f: CompiledField, node: etree._Element, values: dict[str, Any], problems: list[FieldProblem],
-            prefix: str, required: frozenset[str]) -> None:  # fmt: skip
+            prefix: str, required: frozenset[str], ctx: cv.ConvertContext | None = None) -> None:  # fmt: skip
+    if f.alternatives and ctx is not None and _alternative(f, node, ctx, values, problems, prefix):
+        return
     if f.const is not None or f.default is not None:
         values[f.target] = f.const if f.const is not None else f.default
     elif f.required or f.target in required:
@@ -219,13 +250,23 @@ def _fast_fields(plan: _FieldPlan, node: etree._Element, ctx: cv.ConvertContext,
         return False
     for f, text in zip(plan.fields, parts, strict=False):
         if not text or text.isspace():
-            _absent(f, node, values, problems, prefix, required)
+            _absent(f, node, values, problems, prefix, required, ctx)
             continue
+        noted = len(ctx.notes)
         try:
             values[f.target] = f.converter.to_edxml(text, ctx)
         except cv.ConversionError as exc:
             problems.append(_problem_value(f, node, prefix, exc))
+        if len(ctx.notes) > noted:
+            _locate_notes(f, node, prefix, ctx, noted)
     return True
+
+
+def _locate_notes(f: CompiledField, node: etree._Element, prefix: str, ctx: cv.ConvertContext, start: int) -> None:
+    """Give the notes a converter just wrote the field's legacy path and line (slow, rare)."""
+    where = _problem_value(f, node, prefix, ValueError(""))
+    for i in range(start, len(ctx.notes)):
+        ctx.located_notes.append(FieldProblem(where.target, where.legacy_path, where.line, ctx.notes[i]))
 
 
 def _slow_fields(fields: tuple[CompiledField, ...], index: _ChildIndex, node: etree._Element,
@@ -250,13 +291,17 @@ def _slow_fields(fields: tuple[CompiledField, ...], index: _ChildIndex, node: et
             first = (found[0].get(attr) if attr else found[0].text) if found else None
             texts = [first] if first and not first.isspace() else []
         if not texts:
-            _absent(f, node, values, problems, prefix, required)
+            _absent(f, node, values, problems, prefix, required, ctx)
             continue
+        noted = len(ctx.notes)
         try:
             converted = [f.converter.to_edxml(t, ctx) for t in texts]
         except cv.ConversionError as exc:
             problems.append(_problem_value(f, node, prefix, exc))
             continue
+        finally:
+            if len(ctx.notes) > noted:
+                _locate_notes(f, node, prefix, ctx, noted)
         values[f.target] = converted if f.repeated else converted[0]
 
 

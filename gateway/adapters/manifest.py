@@ -20,9 +20,10 @@ MANIFEST_NAME: Final = "adapter.toml"
 DIRECTIONS: Final = frozenset({"to_edxml", "to_legacy"})
 CONTAINERS: Final = frozenset({"xml", "mime"})
 TRANSPORTS: Final = frozenset({"soap", "filedrop", "none"})
+VALIDATION_MODES: Final = frozenset({"lenient", "strict"})
 _TOP: Final = frozenset(
     {"code", "version", "title", "description", "directions", "encoding", "container", "schema", "wsdl",
-     "mapping", "hooks", "fixtures", "transport"}
+     "mapping", "hooks", "fixtures", "transport", "validation", "encoding_fallback"}
 )  # fmt: skip
 _TRANSPORT_KEYS: Final[dict[str, frozenset[str]]] = {
     "soap": frozenset({"kind", "pull", "push", "push_wsdl", "timeout", "endpoint", "operations"}),
@@ -70,6 +71,12 @@ class AdapterManifest:
     hooks: Path | None = None
     description: str = ""
     origin: str = "folder"  # "folder" or "entry point <name>"
+    # How legacy input (to_edxml) meets its XSD: "lenient" accepts departures the mapping can read
+    # past (unknown elements, child order, empty optional elements ...) as warnings; "strict"
+    # refuses them. The reverse direction is always strict: our output is valid by construction.
+    validation: str = "lenient"
+    # With ``encoding = "declared"``: how a file that declares no encoding is read.
+    encoding_fallback: str = "utf-8"
 
     @property
     def can_push(self) -> bool:
@@ -114,6 +121,9 @@ def load_manifest(folder: Path, *, origin: str = "folder") -> AdapterManifest:
     if container not in CONTAINERS:
         raise ConfigurationError(f"{where}: container must be one of {sorted(CONTAINERS)}")
     transport = _transport(data.get("transport", {"kind": "none"}), folder, where)
+    validation = data.get("validation", "lenient")
+    if validation not in VALIDATION_MODES:
+        raise ConfigurationError(f"{where}: validation = {validation!r} must be one of {sorted(VALIDATION_MODES)}")
     push_wsdl = transport.settings.get("push_wsdl")
     return AdapterManifest(
         code=code,
@@ -132,7 +142,20 @@ def load_manifest(folder: Path, *, origin: str = "folder") -> AdapterManifest:
         hooks=_inside(folder, data["hooks"], "hooks", where) if "hooks" in data else None,
         transport=transport,
         origin=origin,
+        validation=str(validation),
+        encoding_fallback=_fallback(data, where),
     )
+
+
+def _fallback(data: Mapping[str, Any], where: str) -> str:
+    if "encoding_fallback" not in data:
+        return "utf-8"
+    if data.get("encoding", "utf-8") != "declared":
+        raise ConfigurationError(f'{where}: encoding_fallback only applies with encoding = "declared"')
+    fallback = check_encoding(str(data["encoding_fallback"]))
+    if fallback == "declared":
+        raise ConfigurationError(f"{where}: encoding_fallback must name a real encoding")
+    return fallback
 
 
 def _transport(data: Any, folder: Path, where: str) -> TransportSettings:

@@ -104,6 +104,9 @@ class CompiledField:
     required: bool = False
     reverse: bool = True
     repeated: bool = False
+    # Further places real senders put the same value (``path = ["OtherInfo/Priority", "Priority"]``):
+    # read in order when ``path`` is empty; the reverse direction writes ``path`` only.
+    alternatives: tuple[LegacyPath, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,11 +142,15 @@ class KindMapping:
 
     def all_paths(self) -> list[tuple[str, LegacyPath]]:
         """Every legacy path, with the field it serves (for schema checks and scaffolds)."""
-        out = [(f.target, f.path) for f in self.fields if f.path is not None]
+        out = [(f.target, p) for f in self.fields for p in _paths_of(f)]
         for g in self.groups:
             out.append((g.name, g.path))
-            out += [(f"{g.name}.{f.target}", _join(g.path, f.path)) for f in g.fields if f.path is not None]
+            out += [(f"{g.name}.{f.target}", _join(g.path, p)) for f in g.fields for p in _paths_of(f)]
         return out
+
+
+def _paths_of(f: CompiledField) -> tuple[LegacyPath, ...]:
+    return ((f.path, *f.alternatives)) if f.path is not None else ()
 
 
 def _join(base: LegacyPath, rel: LegacyPath) -> LegacyPath:
@@ -263,7 +270,14 @@ def _compile_field(
     if target not in targets:
         raise ConfigurationError(f"{where}: unknown edXML field; known: {', '.join(sorted(targets))}")
     kind = targets[target]
-    path = compile_path(str(spec["path"]), namespaces, where=where) if "path" in spec else None
+    raw_paths = spec.get("path")
+    if isinstance(raw_paths, list):
+        if not raw_paths or not all(isinstance(p, str) for p in raw_paths):
+            raise ConfigurationError(f"{where}: path must be a string or a non-empty list of strings")
+        paths = [compile_path(p, namespaces, where=where) for p in raw_paths]
+    else:
+        paths = [compile_path(str(raw_paths), namespaces, where=where)] if raw_paths is not None else []
+    path = paths[0] if paths else None
     if path is None and "const" not in spec and "default" not in spec:
         raise ConfigurationError(f"{where}: give a legacy 'path', a 'const' or a 'default'")
     converter, reversible = _make_converter(kind, spec, tables, hooks, where)
@@ -279,6 +293,7 @@ def _compile_field(
         required=bool(spec.get("required", False)),
         reverse=bool(spec.get("reverse", True)) and reversible and path is not None,
         repeated=kind == "list",
+        alternatives=tuple(paths[1:]),
     )
 
 
@@ -308,9 +323,13 @@ def _make_converter(
     if name not in CONVERTERS:
         raise ConfigurationError(f"{where}: unknown converter {name!r}; known: {', '.join(sorted(CONVERTERS))}")
     if name in ("date", "datetime"):
-        pattern = str(spec.get("format", _DEFAULT_FORMATS[name]))
-        cv.java_pattern_to_strftime(pattern)
-        return cv.DateConverter(pattern, with_time=name == "datetime"), True
+        formats = spec.get("format", _DEFAULT_FORMATS[name])
+        patterns = [str(f) for f in formats] if isinstance(formats, list) else [str(formats)]
+        if not patterns or not all(patterns):
+            raise ConfigurationError(f"{where}: format must be a pattern or a non-empty list of patterns")
+        for pattern in patterns:
+            cv.java_pattern_to_strftime(pattern)
+        return cv.DateConverter(patterns[0], with_time=name == "datetime", alternatives=tuple(patterns[1:])), True
     if name == "table":
         tname = str(spec.get("table", ""))
         if tname not in tables:

@@ -15,13 +15,17 @@ from typing import Any
 from gateway.edxml.model import EdocPackage, StatusPackage
 from gateway.errors import Location, MappingContext, MappingError
 
+#: The index of a problem with the whole input (unreadable, truncated, undecodable): no document
+#: of it could be told apart, so it is labelled "file", never "document 1".
+FILE_LEVEL = 0
+
 
 @dataclass(frozen=True)
 class DocumentError:
     """One problem with one document of a batch."""
 
     adapter: str
-    index: int  # 1-based position of the document in its batch
+    index: int  # 1-based position of the document in its batch; FILE_LEVEL (0) for the whole input
     legacy_id: str | None
     message: str
     legacy_path: str | None = None
@@ -33,7 +37,8 @@ class DocumentError:
         where = ", ".join(
             p
             for p in (
-                f"document {self.index}" + (f" ({self.legacy_id})" if self.legacy_id else ""),
+                ("file " + (self.source or "")).strip() if self.index == FILE_LEVEL
+                else f"document {self.index}" + (f" ({self.legacy_id})" if self.legacy_id else ""),
                 f"line {self.line}" if self.line else "",
                 self.legacy_path or "",
                 f"edXML {self.field}" if self.field else "",
@@ -69,10 +74,20 @@ class DocumentResult:
     edxml: bytes | None = None
     errors: tuple[DocumentError, ...] = ()
     source: str | None = None
+    # Departures the lenient reader tolerated (schema issues the mapping could read past, dates
+    # in an alternative format, ...), each with its line and path: accepted, but never silently.
+    warnings: tuple[DocumentError, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.package is not None and not self.errors
+
+    @property
+    def verdict(self) -> str:
+        """``valid``, ``accepted with warnings`` or ``invalid`` (the words of ``lienthong validate``)."""
+        if not self.ok:
+            return "invalid"
+        return "accepted with warnings" if self.warnings else "valid"
 
     @property
     def document_id(self) -> str | None:
@@ -106,6 +121,10 @@ class TranslationReport:
     def errors(self) -> list[DocumentError]:
         return [e for r in self.results for e in r.errors]
 
+    @property
+    def warnings(self) -> list[DocumentError]:
+        return [w for r in self.results for w in r.warnings]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "adapter": self.adapter,
@@ -115,12 +134,20 @@ class TranslationReport:
             "documents": [
                 {
                     "index": r.index, "legacy_id": r.legacy_id, "kind": r.kind, "ok": r.ok,
-                    "document_id": r.document_id, "source": r.source,
+                    "document_id": r.document_id, "source": r.source, "verdict": r.verdict,
                     "errors": [e.as_dict() for e in r.errors],
+                    "warnings": [w.as_dict() for w in r.warnings],
                 }
                 for r in self.results
             ],
         }  # fmt: skip
 
 
-__all__ = ["DocumentError", "DocumentResult", "TranslationReport"]
+def tolerated(departures: Iterable[DocumentError]) -> Iterable[DocumentError]:
+    """Schema departures the mapping read past, relabelled as warnings (same line and path)."""
+    for d in departures:
+        message = d.message.replace("legacy schema: ", "legacy schema (tolerated): ", 1)
+        yield DocumentError(d.adapter, d.index, d.legacy_id, message, d.legacy_path, d.line, d.field, d.source)
+
+
+__all__ = ["FILE_LEVEL", "DocumentError", "DocumentResult", "TranslationReport", "tolerated"]

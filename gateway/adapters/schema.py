@@ -68,9 +68,14 @@ class LegacySchema:
             resource = xmlschema.XMLResource(element, allow="none")
             for err in self.rich.iter_errors(resource, use_location_hints=False):
                 path = _CLARK.sub("", err.path) if err.path else err.path
+                line = _line(err.sourceline)
+                child = _offending_child(err)
+                if child is not None:  # point at the child itself, not at its parent's start tag
+                    path = f"{path}/{_prefixed(child)}" if path else path
+                    line = _line(child.sourceline) or line
                 if prefix and path and path.startswith(own):
                     path = prefix.rstrip("/") + path[len(own) :]
-                found.append(ValidationIssue(_reason(err), path=path, line=_line(err.sourceline)))
+                found.append(ValidationIssue(_reason(err), path=path, line=line))
         except xmlschema.XMLSchemaException as exc:  # pragma: no cover - defensive
             found.append(ValidationIssue(str(exc)))
         if not found:  # xmlschema accepted what lxml refused: report lxml's view
@@ -140,6 +145,21 @@ class LegacySchema:
 
         walk(decl, (), 0)
         return paths, open_
+
+
+def _offending_child(err: Any) -> etree._Element | None:
+    """The child an "unexpected child" / content error is about (xmlschema reports the parent)."""
+    index = getattr(err, "index", None)
+    elem = getattr(err, "elem", None)
+    if not isinstance(index, int) or not isinstance(elem, etree._Element) or not 0 <= index < len(elem):
+        return None
+    child = elem[index]
+    return child if isinstance(child.tag, str) else None
+
+
+def _prefixed(el: etree._Element) -> str:
+    local = etree.QName(el).localname
+    return f"{el.prefix}:{local}" if el.prefix else local
 
 
 def _reason(err: Any) -> str:
