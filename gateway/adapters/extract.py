@@ -190,14 +190,29 @@ def _plan(km: KindMapping) -> _KindPlan:
     return plan
 
 
+def readable_path(path: LegacyPath, node: etree._Element) -> str:
+    """A mapping path written with the prefixes the document itself uses (one naming style)."""
+    by_ns = {ns: p for p, ns in node.nsmap.items()}
+
+    def name(clark: str) -> str:
+        q = etree.QName(clark)
+        p = by_ns.get(q.namespace) if q.namespace else None
+        return f"{p}:{q.localname}" if p else q.localname
+
+    steps = [name(t) for t in path.tags]
+    if path.attr:
+        steps.append("@" + name(path.attr))
+    return "/".join(steps)
+
+
 def _problem_missing(f: CompiledField, node: etree._Element, prefix: str) -> FieldProblem:
     assert f.path is not None
     anchor = node.find(f.path.find) if f.path.find else node
     return FieldProblem(
         f"{prefix}{f.target}",
-        f"{prefix_path(node)}{f.path.text}",
+        f"{prefix_path(node)}{readable_path(f.path, node)}",
         line_of(anchor if anchor is not None else node),
-        f"expected a value at {f.path.text} (needed for edXML field {prefix}{f.target})",
+        f"expected a value at {readable_path(f.path, node)} (needed for edXML field {prefix}{f.target})",
     )
 
 
@@ -205,7 +220,7 @@ def _problem_value(f: CompiledField, node: etree._Element, prefix: str, exc: Exc
     assert f.path is not None
     anchor = node.find(f.path.find) if f.path.find else node
     line = line_of(anchor if anchor is not None else node)
-    return FieldProblem(f"{prefix}{f.target}", f"{prefix_path(node)}{f.path.text}", line, str(exc))
+    return FieldProblem(f"{prefix}{f.target}", f"{prefix_path(node)}{readable_path(f.path, node)}", line, str(exc))
 
 
 def _alternative(f: CompiledField, node: etree._Element, ctx: cv.ConvertContext, values: dict[str, Any],
@@ -222,11 +237,11 @@ def _alternative(f: CompiledField, node: etree._Element, ctx: cv.ConvertContext,
         try:
             value = f.converter.to_edxml(text, ctx)
         except cv.ConversionError as exc:
-            problems.append(FieldProblem(f"{prefix}{f.target}", f"{prefix_path(node)}{alt.text}",
+            problems.append(FieldProblem(f"{prefix}{f.target}", f"{prefix_path(node)}{readable_path(alt, node)}",
                                          line_of(found), str(exc)))  # fmt: skip
             return True
         for note in ctx.notes[noted:]:
-            ctx.located_notes.append(FieldProblem(f"{prefix}{f.target}", f"{prefix_path(node)}{alt.text}",
+            ctx.located_notes.append(FieldProblem(f"{prefix}{f.target}", f"{prefix_path(node)}{readable_path(alt, node)}",
                                                   line_of(found), note))  # fmt: skip
         values[f.target] = [value] if f.repeated else value
         return True
@@ -332,10 +347,10 @@ def extract(km: KindMapping, record: etree._Element, ctx: cv.ConvertContext) -> 
     if km.kind == "edoc" and not groups.get("to"):
         to = next(g for g in km.groups if g.name == "to")
         problems.append(
-            FieldProblem("to", f"{prefix_path(record)}{to.path.text}", line_of(record),
+            FieldProblem("to", f"{prefix_path(record)}{readable_path(to.path, record)}", line_of(record),
                          f"expected at least one recipient at {to.path.text}")
         )  # fmt: skip
     return Extracted(values, groups), problems
 
 
-__all__ = ["FieldProblem", "extract", "line_of", "prefix_path"]
+__all__ = ["FieldProblem", "extract", "line_of", "prefix_path", "readable_path"]
