@@ -237,12 +237,12 @@ def _alternative(f: CompiledField, node: etree._Element, ctx: cv.ConvertContext,
         try:
             value = f.converter.to_edxml(text, ctx)
         except cv.ConversionError as exc:
-            problems.append(FieldProblem(f"{prefix}{f.target}", f"{prefix_path(node)}{readable_path(alt, node)}",
-                                         line_of(found), str(exc)))  # fmt: skip
+            where = f"{prefix_path(node)}{readable_path(alt, node)}"
+            problems.append(FieldProblem(f"{prefix}{f.target}", where, line_of(found), str(exc)))
             return True
+        where = f"{prefix_path(node)}{readable_path(alt, node)}"
         for note in ctx.notes[noted:]:
-            ctx.located_notes.append(FieldProblem(f"{prefix}{f.target}", f"{prefix_path(node)}{readable_path(alt, node)}",
-                                                  line_of(found), note))  # fmt: skip
+            ctx.located_notes.append(FieldProblem(f"{prefix}{f.target}", where, line_of(found), note))
         values[f.target] = [value] if f.repeated else value
         return True
     return False
