@@ -15,6 +15,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,7 +26,7 @@ from gateway.adapters.converters import ChainedOrganLookup, ConvertContext, Dict
 from gateway.adapters.encodings import declared_encoding, from_unicode_xml, to_utf8_xml
 from gateway.adapters.extract import FieldProblem, extract, line_of, prefix_path
 from gateway.adapters.manifest import AdapterManifest, load_manifest
-from gateway.adapters.mapping import KindMapping, MappingSpec, load_mapping, to_legacy_data
+from gateway.adapters.mapping import KindMapping, MappingSpec, load_mapping, render_template, to_legacy_data
 from gateway.adapters.report import FILE_LEVEL, DocumentError, DocumentResult, TranslationReport, tolerated
 from gateway.adapters.schema import LegacySchema
 from gateway.adapters.targets import build_edoc, build_status, flatten_edoc, flatten_status
@@ -300,6 +301,29 @@ class Adapter:
 
     # -- reverse ----------------------------------------------------------------------------------
 
+    def _wrap(
+        self, element: etree._Element, km: KindMapping, values: Mapping[str, Any], doc_name: str | None
+    ) -> etree._Element:
+        """Put one reverse document inside its wrapper chain (with the wrapper's attributes) and check it."""
+        chain = km.wrapper_chain or ((km.wrapper,) if km.wrapper else ())
+        if not chain:
+            return element
+        nsmap = cast(Any, element.nsmap)
+        root = etree.Element(chain[0], nsmap=nsmap)
+        now = _now_in_vietnam()
+        for name, template in km.wrapper_attributes:
+            root.set(name, render_template(template, values, now))
+        holder = root
+        for name in chain[1:]:
+            holder = etree.SubElement(holder, name)
+        holder.append(element)
+        if not self.schema.is_valid(root):
+            issues = "; ".join(str(i) for i in self.schema.issues(root))
+            raise MappingError(
+                f"wrapped legacy document is not valid: {issues}", context=MappingContext(self.code, doc_name)
+            )
+        return root
+
     def to_legacy(self, package: Package) -> LegacyOutput:
         """Write an edXML package (document or status) as a legacy document."""
         kind = "edoc" if isinstance(package, EdocPackage) else "status"
@@ -319,15 +343,7 @@ class Adapter:
             raise MappingError(exc.message, context=MappingContext(adapter=self.code, document=doc_name)) from exc
         except ValueError as exc:  # ConversionError included
             raise MappingError(str(exc), context=MappingContext(adapter=self.code, document=doc_name)) from exc
-        root = element
-        if km.wrapper is not None:
-            root = etree.Element(km.wrapper, nsmap=cast(Any, element.nsmap))
-            root.append(element)
-            if not self.schema.is_valid(root):
-                issues = "; ".join(str(i) for i in self.schema.issues(root))
-                raise MappingError(
-                    f"wrapped legacy document is not valid: {issues}", context=MappingContext(self.code, doc_name)
-                )
+        root = self._wrap(element, km, flat.values, doc_name)
         text = etree.tostring(root, encoding="unicode")
         # "declared" reads each file as it says; what we write is in the vendor's default encoding.
         encoding = self.manifest.encoding
@@ -336,6 +352,10 @@ class Adapter:
         if self.manifest.container == "mime":
             xml = mime.build_related(xml, ctx.out_parts)
         return LegacyOutput(data=xml, files=dict(ctx.out_files), element=element)
+
+
+def _now_in_vietnam() -> datetime:
+    return datetime.now(timezone(timedelta(hours=7))).replace(tzinfo=None)
 
 
 _ATTR_IN_MESSAGE = re.compile(r"attribute ([\w.:-]+)=")

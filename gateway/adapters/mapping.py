@@ -131,6 +131,11 @@ class KindMapping:
     legacy: tuple[tuple[LegacyPath, str], ...] = ()  # legacy-only values written on reverse
     wrapper: str | None = None  # Clark name of the root element written around one reverse document
     when: LegacyPath | None = None  # present only in documents of this kind (when kinds share an element)
+    # Every element written around one reverse document, outermost first (the wrapper, or the
+    # parents of a local ``element = "GoiVanBan/VanBan"``), and the wrapper's attribute templates
+    # (``{field}`` from the package, ``{today:dd/MM/yyyy}`` / ``{now:...}`` from the clock).
+    wrapper_chain: tuple[str, ...] = ()
+    wrapper_attributes: tuple[tuple[str, str], ...] = ()
 
     def matches(self, element: etree._Element) -> bool:
         """Whether a document element is of this kind (its tag, and the ``when`` path if any)."""
@@ -211,7 +216,17 @@ def _compile_kind(
     _check_keys(data, KIND_KEYS, where)
     if "element" not in data:
         raise ConfigurationError(f"{where}: 'element' (the legacy element holding one document) is required")
-    element = _qualify(str(data["element"]), namespaces, where, attribute=False)
+    element_text = str(data["element"]).strip().strip("/")
+    steps = [step for step in element_text.split("/") if step]
+    if not steps or any(c in element_text for c in "[]()*@") or ".." in steps:
+        raise ConfigurationError(
+            f"{where}: element {data['element']!r} must name an element or a path to one (GoiVanBan/VanBan)"
+        )
+    # A path names a local element (most vendors declare only the batch root globally); the
+    # document element itself is the last step, found wherever it sits in an input.
+    element = _qualify(steps[-1], namespaces, where, attribute=False)
+    for step in steps[:-1]:
+        _qualify(step, namespaces, where, attribute=False)
     scalar_targets, group_targets = targets_for(kind)
     fields = tuple(
         _compile_field(name, spec, scalar_targets, namespaces, tables, hooks, f"{where} field {name!r}")
@@ -248,9 +263,51 @@ def _compile_kind(
         for k, v in data.get("legacy", {}).items()
     )
     id_path = compile_path(str(data["id"]), namespaces, where=where) if "id" in data else None
-    wrapper = _qualify(str(data["wrapper"]), namespaces, where, attribute=False) if "wrapper" in data else None
+    chain, attributes = _wrapper(data.get("wrapper"), steps, namespaces, where)
+    wrapper = chain[0] if chain else None
     when = compile_path(str(data["when"]), namespaces, where=f"{where} when") if "when" in data else None
-    return KindMapping(kind, element, str(data["element"]), id_path, fields, tuple(groups), legacy, wrapper, when)
+    return KindMapping(kind, element, "/".join(steps), id_path, fields, tuple(groups), legacy, wrapper, when,
+                       chain, attributes)  # fmt: skip
+
+
+WRAPPER_KEYS: Final = frozenset({"element", "attributes"})
+_CLOCK_TEMPLATE: Final = re.compile(r"\{(today|now):([^}]+)\}")
+
+
+def _wrapper(
+    spec: Any, steps: list[str], namespaces: Mapping[str, str], where: str
+) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """``wrapper = "Root"`` or ``[edoc.wrapper] element = "Root", attributes = {...}``; default: the
+    parents of a local document element, so a reverse document is written where the schema wants it."""
+    attributes: tuple[tuple[str, str], ...] = ()
+    if spec is None:
+        names = steps[:-1]
+    elif isinstance(spec, str):
+        names = [n for n in spec.strip("/").split("/") if n]
+    elif isinstance(spec, Mapping):
+        _check_keys(spec, WRAPPER_KEYS, f"{where} wrapper")
+        names = [n for n in str(spec.get("element", "")).strip("/").split("/") if n]
+        attrs = spec.get("attributes", {})
+        if not isinstance(attrs, Mapping):
+            raise ConfigurationError(f"{where} wrapper: attributes must be a table of name = template")
+        attributes = tuple(
+            (_qualify(str(k), namespaces, where, attribute=True), str(v)) for k, v in attrs.items()
+        )
+        for _, template in attributes:
+            for _, pattern in _CLOCK_TEMPLATE.findall(template):
+                cv.java_pattern_to_strftime(pattern)
+    else:
+        raise ConfigurationError(f'{where}: wrapper must be an element name or a table {{ element = "..." }}')
+    if spec is not None and not names:
+        raise ConfigurationError(f"{where} wrapper: element is required")
+    return tuple(_qualify(n, namespaces, where, attribute=False) for n in names), attributes
+
+
+def render_template(template: str, values: Mapping[str, Any], now: Any) -> str:
+    """Fill ``{field}`` from the package's values and ``{today:PATTERN}``/``{now:PATTERN}`` from ``now``."""
+    text = _CLOCK_TEMPLATE.sub(lambda m: now.strftime(cv.java_pattern_to_strftime(m.group(2))), template)
+    text = _TEMPLATE.sub(lambda m: "" if values.get(m.group(1)) is None else str(values.get(m.group(1))), text)
+    return unicodedata.normalize("NFC", text)
 
 
 def _compile_field(
@@ -471,6 +528,7 @@ def to_legacy_data(km: KindMapping, ex: Extracted, ctx: cv.ConvertContext) -> di
 
 
 __all__ = [
+    "WRAPPER_KEYS",
     "CompiledField",
     "CompiledGroup",
     "KindMapping",
@@ -479,5 +537,6 @@ __all__ = [
     "compile_mapping",
     "compile_path",
     "load_mapping",
+    "render_template",
     "to_legacy_data",
 ]

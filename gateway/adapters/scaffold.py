@@ -15,6 +15,7 @@ from typing import Any
 
 import xmlschema
 
+from gateway.adapters.schema import LegacySchema
 from gateway.adapters.targets import EDOC_REQUIRED, EDOC_TARGETS, GROUP_REQUIRED
 from gateway.errors import ConfigurationError
 from gateway.xml import parse_schema_document
@@ -73,7 +74,20 @@ def _example(decl: Any, depth: int = 0) -> str:
 
 
 def _child_count(decl: Any) -> int:
-    return len(list(decl.type.content.iter_elements()))
+    content = getattr(decl.type, "content", None)
+    return len(list(content.iter_elements())) if content is not None and hasattr(content, "iter_elements") else 0
+
+
+def _repeated_document_child(decl: Any) -> Any:
+    """The one complex, repeated child of a batch root (``GoiVanBan/VanBan``), else None."""
+    content = getattr(decl.type, "content", None)
+    if content is None or not hasattr(content, "iter_elements"):
+        return None
+    kids = [c for c in content.iter_elements() if getattr(c, "local_name", None)]
+    complex_repeated = [c for c in kids if not c.type.is_simple() and (c.max_occurs is None or c.max_occurs > 1)]
+    if len(complex_repeated) == 1 and len(kids) - 1 <= 2:  # a batch may carry a header or two beside its items
+        return complex_repeated[0]
+    return None
 
 
 def scaffold(code: str, schema_file: Path, root: Path, *, wsdl: Path | None = None, element: str | None = None) -> Path:
@@ -89,12 +103,17 @@ def scaffold(code: str, schema_file: Path, root: Path, *, wsdl: Path | None = No
     except xmlschema.XMLSchemaException as exc:
         raise ConfigurationError(f"{schema_file}: not a usable XSD: {exc}") from exc
     candidates = [e for e in xs.elements.values() if not e.type.is_simple()]
+    ns = xs.target_namespace or ""
     if element:
-        chosen = xs.elements.get(element)
-        if chosen is None:
-            raise ConfigurationError(f"no global element {element!r}; declared: {', '.join(sorted(xs.elements))}")
+        element_path = element.strip("/")
+        chosen = LegacySchema(schema_file.resolve()).declaration(element_path, {"": ns} if ns else {})
     elif candidates:
         chosen = max(candidates, key=_child_count)
+        element_path = str(chosen.local_name)
+        # A batch root (GoiVanBan holding VanBan*) is not one document: descend to the repeated child.
+        while (inner := _repeated_document_child(chosen)) is not None:
+            chosen = inner
+            element_path += f"/{inner.local_name}"
     else:
         raise ConfigurationError(f"{schema_file} declares no complex global element to map")
     folder.mkdir(parents=True)
@@ -107,7 +126,6 @@ def scaffold(code: str, schema_file: Path, root: Path, *, wsdl: Path | None = No
         shutil.copy2(wsdl, folder / "wsdl" / wsdl.name)
         wsdl_line = f'wsdl = "wsdl/{wsdl.name}"\n'
     (folder / "fixtures").mkdir()
-    ns = xs.target_namespace or ""
     (folder / "adapter.toml").write_text(
         f'code = "{code}"\nversion = 1\ntitle = "{code}"\ndirections = ["to_edxml", "to_legacy"]\n'
         f'encoding = "utf-8"   # or utf-8-nfd, windows-1258, tcvn3\ncontainer = "xml"\n'
@@ -118,7 +136,7 @@ def scaffold(code: str, schema_file: Path, root: Path, *, wsdl: Path | None = No
     paths: list[str] = []
     _paths(chosen, "", paths)
     lines = [
-        f"# Mapping skeleton for {code}, generated from {schema_file.name} (element {chosen.local_name}).",
+        f"# Mapping skeleton for {code}, generated from {schema_file.name} (element {element_path}).",
         "# Fill in the edXML fields below with legacy paths; see docs/writing-an-adapter.md.",
         "",
         "[namespaces]",
@@ -128,7 +146,7 @@ def scaffold(code: str, schema_file: Path, root: Path, *, wsdl: Path | None = No
         '# "LEGACY-CODE" = "000.00.00.H41"',
         "",
         "[edoc]",
-        f'element = "{chosen.local_name}"',
+        f'element = "{element_path}"',
         "",
         "# Legacy paths available under this element:",
         *[f"#   {p}" for p in paths],

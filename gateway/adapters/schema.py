@@ -111,16 +111,38 @@ class LegacySchema:
             raise MappingError(f"xmlschema returned {type(result).__name__}, expected an element")
         return result
 
+    def declaration(self, element: str, namespaces: Mapping[str, str]) -> Any:
+        """The declaration of a global element, or of a local one named by a path from a global one.
+
+        Most vendor XSDs declare only the batch root globally (``GoiVanBan``) and the document
+        element inside it (``GoiVanBan/VanBan``), so every place an element is named takes a path.
+        """
+        xs = self.rich
+        steps = [s for s in element.strip("/").split("/") if s]
+        first = steps[0] if steps else element
+        decl = xs.maps.elements.get(_clark(first, namespaces)) or xs.elements.get(first)
+        if decl is None:
+            names = ", ".join(sorted(xs.elements))
+            raise ConfigurationError(f"{self.path}: no global element {first!r}; declared: {names}")
+        for i, step in enumerate(steps[1:], start=1):
+            wanted = _clark(step, namespaces)
+            local = wanted.rpartition("}")[2]
+            children = list(_child_elements(decl))
+            match = next((c for c in children if c.name == wanted), None) or next(
+                (c for c in children if c.local_name == local), None
+            )
+            if match is None:
+                here = "/".join(steps[:i])
+                names = ", ".join(sorted({str(c.local_name) for c in children})) or "none"
+                raise ConfigurationError(f"{self.path}: {here} has no child element {step!r}; its children: {names}")
+            decl = match
+        return decl
+
     def known_paths(
         self, element: str, namespaces: Mapping[str, str]
     ) -> tuple[set[tuple[str, ...]], set[tuple[str, ...]]]:
         """All (Clark) element/attribute paths under a global element, and the prefixes open to xs:any."""
-        xs = self.rich
-        qname = _clark(element, namespaces)
-        decl = xs.maps.elements.get(qname) or xs.elements.get(element)
-        if decl is None:
-            names = ", ".join(sorted(xs.elements))
-            raise ConfigurationError(f"{self.path}: no global element {element!r}; declared: {names}")
+        decl = self.declaration(element, namespaces)
         paths: set[tuple[str, ...]] = set()
         open_: set[tuple[str, ...]] = set()
 
@@ -145,6 +167,13 @@ class LegacySchema:
 
         walk(decl, (), 0)
         return paths, open_
+
+
+def _child_elements(decl: Any) -> Any:
+    content = getattr(getattr(decl, "type", None), "content", None)
+    if content is None or not hasattr(content, "iter_elements"):
+        return iter(())
+    return (c for c in content.iter_elements() if getattr(c, "local_name", None))
 
 
 def _offending_child(err: Any) -> etree._Element | None:
