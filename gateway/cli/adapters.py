@@ -38,8 +38,10 @@ def register(subparsers: Any) -> None:
     q.set_defaults(handler=_list)
     q = sub.add_parser(
         "check",
-        help="load adapters fully (manifest, mapping, schema paths)",
-        description="Load each adapter (or CODE) the way the gateway will; exit 1 on any problem.",
+        help="load adapters fully (manifest, mapping, schema paths) and dry-run the reverse direction",
+        description="Load each adapter (or CODE) the way the gateway will, write the sample packages back "
+        "through the reverse mapping, and look for values that cannot go back (code tables) or lose data "
+        "(date-times into dates). Errors exit 1; warnings are printed.",
     )
     q.add_argument("code", nargs="?", help="one adapter code (default: all)")
     q.set_defaults(handler=_check)
@@ -60,7 +62,8 @@ def register(subparsers: Any) -> None:
     src.add_argument("--xsd", type=Path, help="the legacy XSD")
     src.add_argument("--wsdl", type=Path, help="the legacy WSDL (its XSD must sit beside it or be given with --xsd)")
     q.add_argument("--schema", type=Path, help="with --wsdl: the XSD the WSDL imports")
-    q.add_argument("--element", help="the global element holding one document (default: the largest)")
+    q.add_argument("--element", help="the element holding one document: a global element or a path to a local "
+                   "one, e.g. GoiVanBan/VanBan (default: the largest global element, or its repeated child)")
     q.add_argument("--dir", type=Path, help="where to create the folder (default: the adapters folder)")
     q.set_defaults(handler=_new)
     p.set_defaults(handler=lambda a: (p.print_help(), 2)[1])
@@ -132,6 +135,7 @@ def _codes(registry: AdapterRegistry, code: str | None) -> list[str]:
 
 def _check(args: argparse.Namespace) -> int:
     from gateway.adapters import Adapter, discover
+    from gateway.adapters.dry_run import dry_run
 
     bad = 0
     for f in discover():
@@ -145,10 +149,16 @@ def _check(args: argparse.Namespace) -> int:
             assert f.manifest is not None
             adapter = Adapter(f.manifest)
             kinds = ", ".join(adapter.mapping.kinds)
-            print(f"ok   {f.code} v{f.manifest.version}: {kinds}; {adapter.schema.path.name}")
+            findings = dry_run(adapter)
         except GatewayError as exc:
             print(f"FAIL {f.code}: {exc}")
             bad += 1
+            continue
+        errors = [x for x in findings if x.level == "error"]
+        print(f"{'FAIL' if errors else 'ok  '} {f.code} v{f.manifest.version}: {kinds}; {adapter.schema.path.name}")
+        for finding in findings:
+            print(f"       {finding}")
+        bad += bool(errors)
     return 1 if bad else 0
 
 

@@ -182,3 +182,34 @@ def test_scaffold_descends_from_the_batch_root_and_accepts_a_path(tmp_path: Path
     assert "<VanBan" in (named / "fixtures" / "example.in.xml").read_text(encoding="utf-8")
     with pytest.raises(ConfigurationError, match="has no child element"):
         scaffold("bad_vendor", xsd, tmp_path / "out", element="GoiVanBan/Khong")
+
+
+def test_check_dry_runs_the_reverse_direction_and_names_the_missing_attribute(tmp_path: Path) -> None:
+    from gateway.adapters.dry_run import dry_run
+
+    findings = dry_run(_adapter(tmp_path, wrapper=""))
+    errors = [f for f in findings if f.level == "error"]
+    assert len(errors) == 1 and errors[0].kind == "reverse"
+    assert "/v:GoiVanBan: missing required attribute 'ngayXuat'" in errors[0].message
+    assert not [f for f in dry_run(_adapter(tmp_path / "ok")) if f.level == "error"]
+
+
+def test_check_warns_about_values_that_cannot_go_back_and_dates_that_lose_time(tmp_path: Path) -> None:
+    from gateway.adapters.dry_run import dry_run
+
+    adapter = _adapter(tmp_path)
+    folder = adapter.manifest.folder
+    text = (folder / "mapping.toml").read_text(encoding="utf-8")
+    text = text.replace('[edoc]', '[tables.do_khan]\nThuong = 0\nKhan = 1\nThuongKhan = 2\nHoaToc = 3\n\n[edoc]', 1)
+    text = text.replace('"subject" = "v:TrichYeu"', '"subject" = "v:TrichYeu"\n"other.priority" = { path = "@doKhan", table = "do_khan", default = "Thuong" }')
+    text = text.replace('"promulgation.date" = "v:NgayBanHanh"',
+                        '"promulgation.date" = { path = "v:NgayBanHanh", format = "yyyy-MM-dd HH:mm:ss" }')
+    (folder / "mapping.toml").write_text(text, encoding="utf-8")
+    xsd = (folder / "xsd" / "goi.xsd").read_text(encoding="utf-8")
+    xsd = xsd.replace('<xs:attribute name="ma" type="xs:string" use="required"/>',
+                      '<xs:attribute name="ma" type="xs:string" use="required"/><xs:attribute name="doKhan" type="xs:string"/>')
+    xsd = xsd.replace('name="NgayBanHanh" type="xs:date"', 'name="NgayBanHanh" type="xs:string"')
+    (folder / "xsd" / "goi.xsd").write_text(xsd, encoding="utf-8")
+    findings = [str(f) for f in dry_run(Adapter(load_manifest(folder)))]
+    assert any("other.priority" in f and "4 (hỏa tốc hẹn giờ)" in f for f in findings), findings
+    assert any("promulgation.date" in f and "time is dropped" in f for f in findings), findings
