@@ -66,6 +66,9 @@ def register(subparsers: Any) -> None:
                    "one, e.g. GoiVanBan/VanBan (default: the largest global element, or its repeated child)")
     q.add_argument("--dir", type=Path, help="where to create the folder (default: the adapters folder)")
     q.set_defaults(handler=_new)
+    from gateway.cli.adapters_review import register_diff
+
+    register_diff(sub)
     p.set_defaults(handler=lambda a: (p.print_help(), 2)[1])
 
     p = subparsers.add_parser(
@@ -80,6 +83,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("paths", nargs="+", type=Path, metavar="IN… OUT_DIR")
     p.add_argument("--to-legacy", action="store_true", help="edXML packages → legacy documents")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--explain", type=int, nargs="?", const=1, metavar="N",
+                   help="instead of translating, show for document N (default 1) of the one input where each "
+                   "edXML field came from: legacy path, line, text, converter (OUT_DIR is not needed)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="with --explain: print JSON")
     p.set_defaults(handler=_translate)
 
     p = subparsers.add_parser(
@@ -220,6 +227,13 @@ def _translate(args: argparse.Namespace) -> int:
 
     from gateway.adapters import AdapterRegistry
 
+    if args.explain is not None:
+        from gateway.cli.adapters_review import explain
+
+        if len(args.paths) != 1 or args.to_legacy:
+            print("lienthong translate --explain: give exactly one legacy input (no OUT_DIR)", file=sys.stderr)
+            return 2
+        return explain(AdapterRegistry().get(args.adapter), args.paths[0], args.explain, args.json)
     if len(args.paths) < 2:
         print("lienthong translate: give at least one input and the output folder", file=sys.stderr)
         return 2
@@ -258,7 +272,8 @@ def _translate(args: argparse.Namespace) -> int:
 
 def _record(result: DocumentResult, path: Path, out_dir: Path) -> dict[str, Any]:
     entry: dict[str, Any] = {"source": str(path), "index": result.index, "legacy_id": result.legacy_id,
-                             "ok": result.ok, "errors": [str(e) for e in result.errors]}  # fmt: skip
+                             "ok": result.ok, "verdict": result.verdict, "errors": [str(e) for e in result.errors],
+                             "warnings": [str(w) for w in result.warnings]}  # fmt: skip
     if result.ok and result.edxml is not None:
         name = f"{path.stem}.edxml" if result.index == 1 and not result.legacy_id else None
         name = name or f"{path.stem}-{result.index}.edxml"
