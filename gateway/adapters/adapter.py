@@ -82,6 +82,9 @@ class Adapter:
         own = DictOrganLookup(self.mapping.organs)
         self.organs: OrganLookup = ChainedOrganLookup(own, organs) if organs is not None else own
         self._record_tags = tuple(km.element for km in self.mapping.kinds.values())
+        for km in self.mapping.kinds.values():
+            if "/" in km.element_key:
+                self.schema.register_local(km.element, km.element_key, self.mapping.namespaces)
         if check_paths:
             self.check_paths()
 

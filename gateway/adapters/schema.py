@@ -40,6 +40,20 @@ class LegacySchema:
             raise ConfigurationError(f"{path}: legacy schema does not compile: {exc}") from exc
         self._xs: xmlschema.XMLSchema | None = None
         self._lock = threading.Lock()
+        # Document elements that are local in the schema (GoiVanBan/VanBan): lxml validates only
+        # global elements, so these are checked against their own declaration with xmlschema.
+        self._local: dict[str, tuple[str, dict[str, str]]] = {}
+
+    def register_local(self, tag: str, path: str, namespaces: Mapping[str, str]) -> None:
+        """Validate elements with Clark name ``tag`` against the local declaration at ``path``."""
+        self.declaration(path, namespaces)  # a wrong path is a configuration error now, not per document
+        self._local[tag] = ("/" + path.strip("/"), dict(namespaces))
+
+    def _local_errors(self, element: etree._Element, local: tuple[str, dict[str, str]]) -> Any:
+        schema_path, namespaces = local
+        resource = xmlschema.XMLResource(element, allow="none")
+        return self.rich.iter_errors(resource, schema_path=schema_path, namespaces=namespaces,
+                                     use_location_hints=False)  # fmt: skip
 
     @property
     def rich(self) -> xmlschema.XMLSchema:
@@ -54,6 +68,9 @@ class LegacySchema:
 
     def is_valid(self, element: etree._Element) -> bool:
         """The hot-path check (lxml); False means :meth:`issues` has details."""
+        local = self._local.get(element.tag) if self._local else None
+        if local is not None:
+            return not any(True for _ in self._local_errors(element, local))
         return bool(self._lxml.validate(element))
 
     def issues(self, element: etree._Element, *, prefix: str | None = None) -> list[ValidationIssue]:
@@ -64,9 +81,14 @@ class LegacySchema:
         """
         found: list[ValidationIssue] = []
         own = "/" + etree.QName(element).localname
+        local = self._local.get(element.tag) if self._local else None
         try:
-            resource = xmlschema.XMLResource(element, allow="none")
-            for err in self.rich.iter_errors(resource, use_location_hints=False):
+            errors = (
+                self._local_errors(element, local)
+                if local is not None
+                else self.rich.iter_errors(xmlschema.XMLResource(element, allow="none"), use_location_hints=False)
+            )
+            for err in errors:
                 path = _CLARK.sub("", err.path) if err.path else err.path
                 line = _line(err.sourceline)
                 child = _offending_child(err)

@@ -65,6 +65,8 @@ def register(subparsers: Any) -> None:
     q.add_argument("--element", help="the element holding one document: a global element or a path to a local "
                    "one, e.g. GoiVanBan/VanBan (default: the largest global element, or its repeated child)")
     q.add_argument("--dir", type=Path, help="where to create the folder (default: the adapters folder)")
+    q.add_argument("--sample", type=Path, metavar="FILE", help="a real export: draft the mapping from it (each "
+                   "proposed field with its reason and confidence) and keep it as the first fixture")
     q.set_defaults(handler=_new)
     from gateway.cli.adapters_review import register_diff
 
@@ -196,8 +198,20 @@ def _new(args: argparse.Namespace) -> int:
             return 2
         xsd = siblings[0]
     root = args.dir or default_adapter_dirs()[0]
-    folder = scaffold(args.code, xsd, root, wsdl=args.wsdl, element=args.element)
+    folder = scaffold(args.code, xsd, root, wsdl=args.wsdl, element=args.element, sample=args.sample)
     print(f"created {folder}")
+    if args.sample is not None:
+        from gateway.adapters.scaffold import last_draft
+
+        draft = last_draft(folder)
+        rows = [(p.target, p.path, p.sample, p.confidence) for p in draft.fields]
+        for name, (head, fields) in draft.groups.items():
+            rows.append((f"{name} (group)", head.path, head.sample, head.confidence))
+            rows += [(f"{name}.{p.target}", p.path, p.sample, p.confidence) for p in fields]
+        width = max((len(r[0]) for r in rows), default=10)
+        print(f"drafted {len(rows)} field(s) from {args.sample.name}; review mapping.toml (each line says why):")
+        for target, path, sample, confidence in rows:
+            print(f"  {target:<{width}}  {confidence:4.2f}  {path}  = {sample!r}")
     print(f"next: fill {folder / 'mapping.toml'}, put real documents in {folder / 'fixtures'}, "
           f"then run: lienthong adapters test {args.code} --update")  # fmt: skip
     return 0
