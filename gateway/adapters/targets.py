@@ -163,19 +163,24 @@ def default_content_id(index: int) -> str:
     return f"att{index + 1:03d}"
 
 
+NEW_DOCUMENT_REASON = "Văn bản điện tử mới"
+
+
 def build_edoc(ex: Extracted, document_id: str) -> EdocPackage:
     """Assemble a document package from extracted values (missing requireds were reported earlier)."""
     v = ex.values
     from_ = _org(v, "from.")
     promulgation_date: date = v["promulgation.date"]
-    business = None
-    if "business.doc_type" in v or "business.reason" in v:
-        business = Business(
-            doc_type=BusinessDocType(int(v.get("business.doc_type", 0))),
-            document_id=v.get("business.document_id"),
-            reason=v.get("business.reason"),
-            paper=v.get("business.paper"),
-        )
+    # A legacy system that knows nothing of business operations sends new documents: the framework
+    # writes the Bussiness block of a new document itself (QCVN 102 senders must emit one), so the
+    # package is not "accepted with warnings" downstream for a block no legacy field could carry.
+    doc_type = BusinessDocType(int(v.get("business.doc_type", 0)))
+    business = Business(
+        doc_type=doc_type,
+        document_id=v.get("business.document_id"),
+        reason=v.get("business.reason") or (NEW_DOCUMENT_REASON if doc_type == BusinessDocType.NEW else None),
+        paper=v.get("business.paper"),
+    )
     timestamp: datetime = v.get("trace.timestamp") or datetime.combine(promulgation_date, time())
     attachments = tuple(
         Attachment(
