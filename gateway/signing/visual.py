@@ -194,42 +194,48 @@ def diff_png(signed: Rendering, final: Rendering, page: int, path: Path) -> Path
 
 
 def widget_texts(data: bytes, widgets: Sequence[tuple[str, int, Rect]]) -> dict[str, str]:
-    """Visible text of each (field, 0-based page, rect) widget: flattened, then read in its rect."""
-    if not widgets:
+    """Visible text of each (field, 0-based page, rect) signature widget.
+
+    The page is flattened (widgets merged into its content) and its text compared with the
+    unflattened page's: the new lines are the widgets' text. PDFium reports flattened text in
+    the form's own coordinates, so the text cannot be cut by rectangle; it is attributed only
+    when the page has exactly one signature widget (the attachment and copy stamps).
+    """
+    per_page: dict[int, list[str]] = {}
+    for name, page, _ in widgets:
+        per_page.setdefault(page, []).append(name)
+    wanted = {page: names[0] for page, names in per_page.items() if len(names) == 1}
+    if not wanted:
         return {}
     doc = pdfium.PdfDocument(data)
     out: dict[str, str] = {}
     try:
         doc.init_forms()
-        by_page: dict[int, list[tuple[str, Rect]]] = {}
-        for name, page, rect in widgets:
-            by_page.setdefault(page, []).append((name, rect))
-        for index, items in by_page.items():
+        for index, name in wanted.items():
             if not 0 <= index < len(doc):
                 continue
             page = doc[index]
-            under = _texts_in(page, items)  # the page's own text below the widgets
+            before = _page_lines(page)
             pdfium_c.FPDFPage_Flatten(page.raw, pdfium_c.FLAT_NORMALDISPLAY)
             page.close()
             page = doc[index]
             try:
-                for name, text in _texts_in(page, items).items():
-                    below = under.get(name, "")
-                    out[name] = _clean(text.replace(below, " ", 1) if below else text)
+                after = _page_lines(page)
             finally:
                 page.close()
+            for line in before:
+                if line in after:
+                    after.remove(line)
+            out[name] = _clean(" ".join(after))
     finally:
         doc.close()
     return out
 
 
-def _texts_in(page: Any, items: Sequence[tuple[str, Rect]]) -> dict[str, str]:
+def _page_lines(page: Any) -> list[str]:
     textpage = page.get_textpage()
     try:
-        return {
-            name: _clean(textpage.get_text_bounded(left=x0, bottom=y0, right=x1, top=y1))
-            for name, (x0, y0, x1, y1) in items
-        }
+        return [line.strip() for line in str(textpage.get_text_range()).splitlines() if line.strip()]
     finally:
         textpage.close()
 
