@@ -26,7 +26,6 @@ package the CLI calls invalid is never counted "ok" by the pipeline). What is ch
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -160,7 +159,8 @@ def _main_findings(name: str, report: VerificationReport, code: str, data: bytes
                 if (s.signed_revision or 0) > (p.signed_revision or 0) and _overlap(s, p)]
         if not over:
             out.append(PackageFinding("seal-not-over-signature", INVALID,
-                                      "the agency seal is not signed after and placed over the leader's signature", name))
+                                      "the agency seal is not signed after and placed over the leader's signature",
+                                      name))
     printed = _printed_number(data)
     if printed is not None and _norm(printed) != _norm(code):
         out.append(PackageFinding("header-code-mismatch", INVALID,
@@ -216,7 +216,7 @@ def _xml_signature(data: bytes, trust: TrustConfig, source: str) -> dict[str, ob
     try:
         return verify_edxml_signature(data, bundle.name, source=source).to_dict()
     finally:
-        os.unlink(bundle.name)
+        Path(bundle.name).unlink()
 
 
 def verify_package_bytes(
@@ -266,8 +266,8 @@ def verify_package_bytes(
         if not _is_pdf(content):
             results.append(AttachmentResult(att.name, att.content_type, digest, len(content), "non-pdf"))
             if named_pdf or att.content_type == "application/pdf":
-                findings.append(PackageFinding("not-a-pdf", INVALID, "named or typed as PDF but its content is not a PDF",
-                                               att.name))
+                findings.append(PackageFinding("not-a-pdf", INVALID,
+                                               "named or typed as PDF but its content is not a PDF", att.name))
             elif policy.non_pdf == "reject" or (policy.non_pdf == "package-signature" and not covered):
                 why = "policy refuses non-PDF files" if policy.non_pdf == "reject" else \
                     "no valid package Signature covers it"

@@ -119,7 +119,8 @@ def classify_revision(
         # pyHanko's own message counts revisions from 0; name the objects instead
         return RevisionChange(revision, "other", f"changes {_what_changed(reader, revision)}")
     except Exception as exc:  # the structure cannot even be compared: never assume it is harmless
-        return RevisionChange(revision, "unanalysed", f"could not be analysed ({type(exc).__name__}: {_first_line(str(exc))})")
+        detail = f"{type(exc).__name__}: {_first_line(str(exc))}"
+        return RevisionChange(revision, "unanalysed", f"could not be analysed ({detail})")
     level = diff.modification_level
     changed = sorted(diff.changed_form_fields)
     if signed_here is not None:
@@ -132,7 +133,8 @@ def classify_revision(
         return RevisionChange(revision, "validation-data", "adds validation data (DSS/VRI) or nothing visible")
     if level == ModificationLevel.FORM_FILLING:
         names = ", ".join(repr(n) for n in changed) or "unnamed"
-        return RevisionChange(revision, "form-change", f"creates or fills form fields {names} (their widgets draw on the page)")
+        what = f"creates or fills form fields {names} (their widgets draw on the page)"
+        return RevisionChange(revision, "form-change", what)
     level_name = level.name.lower().replace("_", " ")
     return RevisionChange(revision, "other", f"changes {_what_changed(reader, revision)} ({level_name})")
 

@@ -44,7 +44,7 @@ from gateway.signing.profiles import TrustConfig
 from gateway.signing.revisions import RevisionChange, classify_after
 from gateway.signing.roles import decide_role
 from gateway.signing.trust import validation_context
-from gateway.signing.verify_checks import INDETERMINATE, INVALID, Finding, verdict_of
+from gateway.signing.verify_checks import INDETERMINATE, INVALID, Finding
 
 _COVERAGE = {
     SignatureCoverageLevel.ENTIRE_FILE: "entire_file",
@@ -229,29 +229,30 @@ def _evaluate(embedded: Any, trust: TrustConfig, dss: tuple[list[Any], list[Any]
     path = status.validation_path
     subject = cert.subject if cert is not None else None
     role, role_source = ("document-timestamp", "document timestamp") if is_doc_ts else decide_role(cert, trust)
-    revocation_checked = path is not None and not any(f.code in ("revocation-unknown", "untrusted") for f in trust_found)
+    unchecked = ("revocation-unknown", "untrusted")
+    revocation_checked = path is not None and not any(f.code in unchecked for f in trust_found)
     byte_range = [int(v) for v in embedded.sig_object["/ByteRange"]]
-    values = dict(
-        field_name=name,
-        role=role,
-        role_source=role_source,
-        intact=bool(status.intact),
-        signature_value_ok=bool(status.valid),
-        trusted=bool(status.trusted),
-        revoked=bool(status.revoked),
-        revocation_checked=revocation_checked,
-        coverage=_COVERAGE.get(status.coverage, "unclear"),
-        signer_name=subject.native.get("common_name") if subject is not None else None,
-        signer_subject=subject.human_friendly if subject is not None else None,
-        chain=tuple(c.subject.human_friendly for c in path) if path is not None else (),
-        claimed_signing_time=checks.iso(claimed),
-        timestamp_time=checks.iso(ts_time),
-        timestamp_trusted=ts_ok,
-        time_source="timestamp" if ts_ok else "claimed",
-        pades_level=level,
-        subfilter=subfilter,
-        digest_algorithm=digest,
-    )
+    values = {
+        "field_name": name,
+        "role": role,
+        "role_source": role_source,
+        "intact": bool(status.intact),
+        "signature_value_ok": bool(status.valid),
+        "trusted": bool(status.trusted),
+        "revoked": bool(status.revoked),
+        "revocation_checked": revocation_checked,
+        "coverage": _COVERAGE.get(status.coverage, "unclear"),
+        "signer_name": subject.native.get("common_name") if subject is not None else None,
+        "signer_subject": subject.human_friendly if subject is not None else None,
+        "chain": tuple(c.subject.human_friendly for c in path) if path is not None else (),
+        "claimed_signing_time": checks.iso(claimed),
+        "timestamp_time": checks.iso(ts_time),
+        "timestamp_trusted": ts_ok,
+        "time_source": "timestamp" if ts_ok else "claimed",
+        "pades_level": level,
+        "subfilter": subfilter,
+        "digest_algorithm": digest,
+    }
     values["_claimed"], values["_token"], values["_cert"] = claimed, ts_time if ts_ok else None, cert
     return _Draft(embedded, status, found, values, int(embedded.signed_revision), byte_range[2] + byte_range[3],
                   is_doc_ts)
