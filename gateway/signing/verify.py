@@ -31,6 +31,7 @@ from typing import Any
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.ades.report import AdESIndeterminate
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.diff_analysis.policy_api import DiffResult, SuspiciousModification
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
@@ -202,12 +203,22 @@ def _evaluate(embedded: Any, trust: TrustConfig, dss: tuple[list[Any], list[Any]
         status: Any = validate_pdf_timestamp(embedded, validation_context=ctx())
     else:
         status = validate_pdf_signature(embedded, ctx(), ts_validation_context=ctx())
+    revocation_unknown = False
+    if (not status.trusted and status.intact and status.valid
+            and status.trust_problem_indic == AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE):
+        # hard-fail reports missing revocation data as a general chain failure; if soft-fail
+        # trusts the same chain, the only thing missing is revocation information
+        retry_ctx = validation_context(trust, revocation_mode="soft-fail", extra_certs=certs, extra_crls=crls,
+                                       extra_ocsps=ocsps)
+        retry = (validate_pdf_timestamp(embedded, validation_context=retry_ctx) if is_doc_ts
+                 else validate_pdf_signature(embedded, retry_ctx, ts_validation_context=retry_ctx))
+        revocation_unknown = bool(retry.trusted) and not retry.revoked
     found = checks.integrity_findings(status)
     digest = str(embedded.md_algorithm).lower().replace("-", "") if embedded.md_algorithm else None
     if digest in _WEAK_DIGESTS:
         found.append(Finding("weak-algorithm", INVALID, f"weak digest algorithm {digest} (SHA-256 or better required)"))
     found.extend(_pyhanko_diff(status, embedded.docmdp_level))
-    trust_found = checks.trust_findings(status)
+    trust_found = checks.trust_findings(status, revocation_unknown=revocation_unknown)
     found.extend(trust_found)
 
     ts_time = ts_ok = None

@@ -66,8 +66,9 @@ _REVOCATION_UNKNOWN = {
 }
 
 
-def trust_findings(status: Any) -> list[Finding]:
-    """Chain and revocation, from pyHanko's status (validated with revocation ``hard-fail``)."""
+def trust_findings(status: Any, *, revocation_unknown: bool = False) -> list[Finding]:
+    """Chain and revocation, from pyHanko's status (validated with revocation ``hard-fail``);
+    ``revocation_unknown``: the chain is trusted in soft-fail mode, only revocation data is missing."""
     details = status.revocation_details
     if details is not None:
         who = "issuing CA certificate" if details.ca_revoked else "certificate"
@@ -79,6 +80,8 @@ def trust_findings(status: Any) -> list[Finding]:
         indic = AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND
     if indic is None:
         return []
+    if revocation_unknown:
+        indic = AdESIndeterminate.TRY_LATER
     if indic in (AdESFailure.REVOKED, AdESIndeterminate.REVOKED_NO_POE, AdESIndeterminate.REVOKED_CA_NO_POE):
         return [Finding("revoked", INVALID, "certificate revoked")]
     if indic == AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND:
@@ -119,7 +122,7 @@ def timestamp_findings(ts_status: Any) -> list[Finding]:
     return []
 
 
-_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:?\d{2})?")
+_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:?\d{2}| ?UTC| ?GMT)?")
 _VN = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?,?\s*(?:ngày\s*)?(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
 _VN_DATE_FIRST = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})[ ,]+(\d{1,2}):(\d{2})(?::(\d{2}))?")
 
@@ -127,7 +130,7 @@ _VN_DATE_FIRST = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})[ ,]+(\d{1,2}):
 def _zone(text: str | None) -> timezone:
     if not text:
         return VIETNAM
-    if text == "Z":
+    if text.strip() in ("Z", "UTC", "GMT"):
         return UTC
     sign = -1 if text[0] == "-" else 1
     digits = text[1:].replace(":", "")
