@@ -172,9 +172,6 @@ def test_flipped_byte_in_the_cms_signature_value(person_signed, settings, tmp_pa
 
 
 def test_malformed_signature_is_invalid(person_signed, settings):
-    reader = PdfFileReader(io.BytesIO(person_signed), strict=False)
-    contents = reader.embedded_signatures[0].sig_object.raw_get("/Contents")
-    del contents
     start = person_signed.index(b"/Contents <") + len(b"/Contents <")
     end = person_signed.index(b">", start)
     garbage = person_signed[:start] + b"30" + b"ff" * ((end - start - 2) // 2) + person_signed[end:]
@@ -248,10 +245,10 @@ def test_untrusted_timestamp_token(settings, sample_pdf, tmp_path):
                          issuer="untrusted-root-ca", eku=tsa_eku(), eku_critical=True)
     der_key = serialization.load_pem_private_key(key.read_bytes(), None).private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    from cryptography import x509 as cx509
+
     tsa_cert = asn1_x509.Certificate.load(
-        serialization.load_pem_public_key
-        and __import__("cryptography.x509", fromlist=["x"]).load_pem_x509_certificate(cert.read_bytes())
-        .public_bytes(serialization.Encoding.DER))
+        cx509.load_pem_x509_certificate(cert.read_bytes()).public_bytes(serialization.Encoding.DER))
     stamper = DummyTimeStamper(tsa_cert=tsa_cert, tsa_key=asn1_keys.PrivateKeyInfo.load(der_key))
     data = pyhanko_sign(sample_pdf, PKI / "signer.key.pem", PKI / "signer.pem", (PKI / "signer.chain.pem",),
                         timestamper=stamper)
