@@ -34,7 +34,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESIndeterminate
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.diff_analysis.policy_api import DiffResult, SuspiciousModification
-from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+from pyhanko.sign.fields import SigSeedSubFilter, enumerate_sig_fields
+from pyhanko.sign.validation import EmbeddedPdfSignature, validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.errors import NoDSSFoundError
 from pyhanko.sign.validation.status import SignatureCoverageLevel
@@ -54,6 +55,7 @@ _COVERAGE = {
     SignatureCoverageLevel.UNCLEAR: "unclear",
 }
 _WEAK_DIGESTS = {"md5", "sha1"}
+_SUBFILTERS = {str(v.value).lstrip("/") for v in SigSeedSubFilter}
 #: exit status of ``lienthong verify`` / ``package verify`` per overall verdict (see docs/signing.md)
 EXIT_CODES = {"valid": 0, "invalid": 1, "indeterminate": 3}
 
@@ -269,10 +271,10 @@ def _evaluate(embedded: Any, trust: TrustConfig, dss: tuple[list[Any], list[Any]
                   is_doc_ts)
 
 
-def _broken(embedded: Any, message: str) -> SignatureReport:
+def _broken(field_name: str, message: str) -> SignatureReport:
     finding = Finding("malformed", INVALID, f"could not be validated: {message}")
     return SignatureReport(
-        field_name=str(getattr(embedded, "field_name", "?")),
+        field_name=field_name,
         role="unknown",
         valid=False,
         reasons=(finding.message,),
@@ -304,7 +306,7 @@ def verify_pdf(
     """
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
-        embedded_all = list(reader.embedded_signatures)
+        embedded_all, broken_list = _collect(reader)
     except Exception as exc:  # any parse failure is a verdict about the file, not a crash
         return VerificationReport(source=source, error=f"not a readable PDF: {exc}")
     notes: list[str] = []
@@ -313,15 +315,14 @@ def verify_pdf(
     except Exception as exc:
         dss = ([], [], [], False)
         notes.append(f"embedded validation data (DSS) unreadable: {exc}")
-    if not embedded_all:
+    if not embedded_all and not broken_list:
         return VerificationReport(source=source, notes=(*notes, "the file carries no signature"))
     drafts: list[_Draft] = []
-    broken: dict[int, SignatureReport] = {}
-    for i, embedded in enumerate(embedded_all):
+    for embedded in embedded_all:
         try:
             drafts.append(_evaluate(embedded, trust, dss))
         except Exception as exc:  # a malformed signature must not hide the others
-            broken[i] = _broken(embedded, f"{type(exc).__name__}: {exc}")
+            broken_list.append(_broken(str(embedded.field_name), f"{type(exc).__name__}: {exc}"))
     try:
         widgets = {w.field_name: w for w in signature_widgets(reader)}
     except Exception as exc:
@@ -331,11 +332,28 @@ def verify_pdf(
     from gateway.signing.verify_finish import finish_drafts  # visual + stamp checks, split out for size
 
     reports, images = finish_drafts(data, drafts, changes, widgets, visual=visual, diff_dir=diff_dir, source=source)
-    ordered: list[SignatureReport] = []
-    it = iter(reports)
-    for i in range(len(embedded_all)):
-        ordered.append(broken[i] if i in broken else next(it))
-    return VerificationReport(source=source, signatures=tuple(ordered), notes=tuple(notes), diff_images=images)
+    return VerificationReport(source=source, signatures=(*reports, *broken_list), notes=tuple(notes),
+                              diff_images=images)
+
+
+def _collect(reader: PdfFileReader) -> tuple[list[Any], list[SignatureReport]]:
+    """Every filled signature field: parsed ones in signing order, and a report for each that
+    cannot even be parsed (pyHanko's own list drops unknown SubFilters and fails on a bad CMS)."""
+    good: list[Any] = []
+    bad: list[SignatureReport] = []
+    for name, _value, field_ref in enumerate_sig_fields(reader, filled_status=True):
+        try:
+            embedded = EmbeddedPdfSignature(reader, field_ref.get_object(), name)
+            subfilter = str(embedded.sig_object.get("/SubFilter", ""))
+            if subfilter.lstrip("/") not in _SUBFILTERS:
+                raise ValueError(f"unsupported SubFilter {subfilter or '(none)'}")
+            _ = embedded.signed_revision
+        except Exception as exc:
+            bad.append(_broken(str(name), f"{type(exc).__name__}: {exc}"))
+            continue
+        good.append(embedded)
+    good.sort(key=lambda e: e.signed_revision)
+    return good, bad
 
 
 def _classify(reader: PdfFileReader, drafts: list[_Draft], notes: list[str]) -> dict[int, RevisionChange]:

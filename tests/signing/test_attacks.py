@@ -176,9 +176,11 @@ def test_malformed_signature_is_invalid(person_signed, settings):
     end = person_signed.index(b">", start)
     garbage = person_signed[:start] + b"30" + b"ff" * ((end - start - 2) // 2) + person_signed[end:]
     report = verify_pdf(garbage, settings.trust)
-    assert report.verdict == "invalid" and not report.valid
-    assert all(s.verdict == "invalid" for s in report.signatures)
-    assert report.error is not None or any(f.code == "malformed" for s in report.signatures for f in s.findings)
+    assert report.verdict == "invalid" and not report.valid and report.error is None
+    (sig,) = report.signatures
+    assert sig.field_name == "NguoiKy1" and sig.verdict == "invalid" and not sig.valid
+    assert [f.code for f in sig.findings] == ["malformed"]
+    assert sig.reasons[0].startswith("could not be validated: ")
 
 
 def test_revoked_signer_with_and_without_revocation_data(settings, sample_pdf, tmp_path, nssdb):
