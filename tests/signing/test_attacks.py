@@ -179,7 +179,7 @@ def test_malformed_signature_is_invalid(person_signed, settings):
     assert report.verdict == "invalid" and not report.valid and report.error is None
     (sig,) = report.signatures
     assert sig.field_name == "NguoiKy1" and sig.verdict == "invalid" and not sig.valid
-    assert [f.code for f in sig.findings] == ["malformed"]
+    assert [(f.code, f.severity) for f in sig.findings] == [("malformed", "invalid")]
     assert sig.reasons[0].startswith("could not be validated: ")
 
 
