@@ -315,7 +315,8 @@ def format_package_report(report: PackageReport) -> str:
         verdict = att.report.verdict if att.report is not None else "no signature (non-PDF)"
         lines.append(f"  {att.kind} {att.name}: {verdict} sha256={att.sha256[:16]}…")
         for sig in att.report.signatures if att.report is not None else ():
-            lines.append(f"    {sig.field_name} ({sig.role}) {sig.signer_name or '?'}: {sig.verdict}")
+            why = "ok" if sig.valid else f"{sig.verdict}: " + "; ".join(sig.reasons)
+            lines.append(f"    {sig.field_name} ({sig.role}) {sig.signer_name or '?'}: {why}")
     if report.xml_signature is not None and report.xml_signature.get("present"):
         lines.append(f"  package Signature: {'valid' if report.xml_signature['valid'] else 'INVALID'}")
     return "\n".join(lines)

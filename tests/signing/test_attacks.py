@@ -329,3 +329,25 @@ def test_pdfsig_comparison_recorded():
         print(f"| {case} | {theirs} | {ours} |")
         if theirs == "not valid":
             assert ours != "valid"
+
+
+def test_cli_trust_root_without_crl_is_indeterminate_and_diff_dir(person_signed, tmp_path, capsys):
+    from gateway.cli import main as cli
+
+    plain = tmp_path / "signed.pdf"
+    plain.write_bytes(person_signed)
+    roots = ["--trust-root", str(PKI / "root-ca.pem"), "--intermediate", str(PKI / "intermediate-ca.pem")]
+    assert cli(["verify", str(plain), *roots]) == 3
+    out = capsys.readouterr().out
+    assert f"{plain}: INDETERMINATE" in out and "revocation not checked" in out and "VALID\n" not in out
+    assert cli(["verify", str(plain), *roots, "--crl", str(PKI / "intermediate.crl"),
+                "--crl", str(PKI / "root.crl")]) == 0
+    capsys.readouterr()
+    attacked = tmp_path / "shadow.pdf"
+    attacked.write_bytes(SHADOW["shadow-hide-and-replace"](person_signed))
+    diffs = tmp_path / "diffs"
+    assert cli(["verify", str(attacked), "--profiles", str(PKI / "profiles.toml"), "--diff-dir", str(diffs)]) == 1
+    out = capsys.readouterr().out
+    (png,) = diffs.glob("*.png")
+    assert png.name == "shadow.pdf.NguoiKy1.p1.png" and f"difference image: {png}" in out
+    assert Image.open(png).size[0] > 100
