@@ -10,7 +10,12 @@ Prints PDFs/s for each and the ratio main/floor. Goal (issue 4): main >= 30 PDFs
 machine (2 cores) and within 2x of the floor. Every output is checked to contain a signature
 (the first one of each kind is fully verified) so a broken signer cannot look fast.
 
-Run: ``.venv/bin/python bench/bench_signing.py [--docs 200] [--workers 2]``
+Verification (issue 8), single process, same run: signed two-page PDFs (person signature, then
+the agency seal over it) verified by pyHanko's bare ``validate_pdf_signature`` (each signature,
+same trust roots and CRLs), by ``verify_pdf`` without the rendered-page comparison, and by
+``verify_pdf`` with it. Goal: the visual check costs no more than 3x the bare validation.
+
+Run: ``.venv/bin/python bench/bench_signing.py [--docs 200] [--workers 2] [--verify-docs 40]``
 """
 
 from __future__ import annotations
@@ -90,15 +95,71 @@ def check_outputs(settings: SigningSettings, tsa_url: str, pdf: bytes) -> None:
         assert report.valid and report.signatures[0].pades_level == level, report.to_dict()
 
 
+def bench_verification(settings: SigningSettings, pdfs: list[bytes]) -> dict[str, float]:
+    """Seconds to verify ``pdfs`` (already signed) bare, without and with the visual comparison."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+
+    from gateway.signing.trust import validation_context
+    from gateway.signing.verify import verify_pdf
+
+    def bare(pdf: bytes) -> None:
+        for embedded in PdfFileReader(io.BytesIO(pdf)).embedded_signatures:
+            ctx = validation_context(settings.trust, revocation_mode="hard-fail")
+            status = validate_pdf_signature(embedded, ctx)
+            assert status.intact and status.valid and status.trusted
+
+    def ours(visual: bool) -> Any:
+        def run_one(pdf: bytes) -> None:
+            report = verify_pdf(pdf, settings.trust, visual=visual)
+            assert report.valid, report.to_dict()
+
+        return run_one
+
+    out: dict[str, float] = {}
+    for name, fn in (("bare", bare), ("no-visual", ours(False)), ("visual", ours(True))):
+        fn(pdfs[0])  # warm up
+        t0 = time.perf_counter()
+        for pdf in pdfs:
+            fn(pdf)
+        out[name] = time.perf_counter() - t0
+    return out
+
+
+def signed_two_signature_pdfs(settings: SigningSettings, n: int) -> list[bytes]:
+    from gateway.signing.sign import DocumentSigner
+
+    with DocumentSigner(settings.profile("nguyen-van-an")) as person, \
+            DocumentSigner(settings.profile("ubnd-thu-nghiem")) as agency:
+        return [agency.sign_main(person.sign_main(make_sample_pdf(2, number=i))) for i in range(n)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=200)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--bt-docs", type=int, default=100)
+    parser.add_argument("--verify-docs", type=int, default=40)
+    parser.add_argument("--verify-only", action="store_true", help="run only the verification benchmark")
     args = parser.parse_args()
+    import logging
+
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
+    logging.getLogger("pyhanko_certvalidator").setLevel(logging.CRITICAL)
+    settings = load_signing_settings(PKI / "profiles.toml")
+    signed = signed_two_signature_pdfs(settings, args.verify_docs)
+    v = bench_verification(settings, signed)
+    m = len(signed)
+    print(f"verification of {m} two-page PDFs with 2 signatures (person + seal), single process:")
+    for name in ("bare", "no-visual", "visual"):
+        print(f"  {name:10s} {m / v[name]:7.1f} PDFs/s ({1000 * v[name] / m:.1f} ms/PDF)")
+    ratio = v["visual"] / v["bare"]
+    print(f"  ratio visual / bare pyHanko: {ratio:.2f}x, no-visual / bare: {v['no-visual'] / v['bare']:.2f}x "
+          f"(goal: visual <= 3.0x) -> {'MET' if ratio <= 3.0 else 'NOT MET'}")
+    if args.verify_only:
+        return
 
     pdfs = [make_sample_pdf(2, number=i) for i in range(args.docs)]
-    settings = load_signing_settings(PKI / "profiles.toml")
     with LocalTimestampAuthority(PKI) as tsa:
         check_outputs(settings, tsa.url, pdfs[0])
         floor = run("floor", pdfs, args.workers)

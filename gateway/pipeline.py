@@ -171,8 +171,11 @@ def run_stage(
     work: Callable[[Package, Path], Package],
     *,
     progress: Callable[[Path], None] | None = None,
+    finish: Callable[[bytes], bytes] | None = None,
 ) -> StageReport:
     """Apply ``work`` to every package in ``inputs``, writing results into ``out_dir``.
+
+    ``finish`` transforms the built package bytes last (e.g. adds the package-level Signature).
 
     Outputs that already exist are skipped (reruns are cheap and safe); a failing package gets
     ``<name>.error.json`` in ``out_dir`` and the batch goes on.
@@ -187,7 +190,8 @@ def run_stage(
             continue
         try:
             pkg = parse_package(src).package
-            write_atomic(target, build_package(work(pkg, src)))
+            out = build_package(work(pkg, src))
+            write_atomic(target, finish(out) if finish is not None else out)
         except GatewayError as exc:
             write_atomic(error_file, json.dumps(
                 {"source": str(src), "stage": stage, "error": str(exc), "type": type(exc).__name__,
@@ -203,11 +207,23 @@ def run_stage(
 
 def stamp_folder(
     inputs: Iterable[Path], out_dir: Path, signer: DocumentSigner, *, placeholder: str | None = None,
-    progress: Callable[[Path], None] | None = None,
+    progress: Callable[[Path], None] | None = None, xml_signature: bool = False,
 ) -> StageReport:
-    """Stage: stamp every document package of ``inputs`` (status packages pass through unchanged)."""
+    """Stage: stamp every document package of ``inputs`` (status packages pass through unchanged).
+
+    With ``xml_signature`` (the profile's ``xml_signature = true``) each package also gets the
+    package-level edXML ``Signature`` made with the same key, over the stamped package.
+    """
 
     def work(pkg: Package, _src: Path) -> Package:
         return stamp_package(pkg, signer, placeholder=placeholder) if isinstance(pkg, EdocPackage) else pkg
 
-    return run_stage("stamp", inputs, out_dir, work, progress=progress)
+    def sign_xml(data: bytes) -> bytes:
+        from lxml import etree
+
+        from gateway.xml import parse_xml
+
+        signed = signer.sign_edxml(parse_xml(data, source="stamped package"))
+        return bytes(etree.tostring(signed, encoding="UTF-8", xml_declaration=True))
+
+    return run_stage("stamp", inputs, out_dir, work, progress=progress, finish=sign_xml if xml_signature else None)

@@ -95,6 +95,8 @@ def totals(*stages: Iterable[Summary]) -> Summary:
             t = out.setdefault(str(s["stage"]), {"ok": 0, "skipped": 0, "failed": 0, "chunks": 0})
             for key in ("ok", "skipped", "failed"):
                 t[key] += int(s.get(key, 0))
+            if s.get("flagged"):  # verify: invalid or indeterminate packages, never counted "ok"
+                t["flagged"] = t.get("flagged", 0) + int(s["flagged"])
             t["chunks"] += 1
     work = settings().work_dir
     write_json(_report_path(work).parent / "summary.json", {"at": now_iso(), "stages": out})

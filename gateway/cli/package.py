@@ -31,7 +31,8 @@ def register(subparsers: Any) -> None:
         help="stamp the agency's Decree 30 signature on every PDF of the packages",
         description="For each document package in IN (files or folders of .edxml): the first PDF gets the "
         "seal over the signer's signature (role main), every other PDF the top-right number/notation and "
-        "time (role attachment). Writes OUT_DIR/<same name>; existing outputs are skipped; a package that "
+        "time (role attachment); with the profile's xml_signature = true the package also gets the edXML "
+        "Signature. Writes OUT_DIR/<same name>; existing outputs are skipped; a package that "
         "fails gets OUT_DIR/<name>.error.json and the batch goes on. Exit status 1 if any failed.",
     )
     p.add_argument("inputs", nargs="+", type=Path, metavar="IN")
@@ -45,14 +46,20 @@ def register(subparsers: Any) -> None:
 
     p = actions.add_parser(
         "verify",
-        help="verify the signatures of every PDF in packages",
-        description="Report every PDF signature of each package: integrity, coverage, chain to the trust "
-        "roots, revocation, time, agency/signer role. Exit status 0 only when every PDF carries at least "
-        "one signature and all are valid.",
+        help="verify packages as a whole: every file, every signature, the package Signature",
+        description="One report per package: every manifest file accounted for (PDFs verified, non-PDF "
+        "files per --non-pdf, extra files reported), the main document's agency seal over the leader's "
+        "signature, attachment stamps showing the header's Code, the edXML package Signature. Exit "
+        "status 0 all valid, 1 any invalid, 3 otherwise indeterminate.",
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--profiles", type=Path, help="take [trust] from this profiles TOML")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--non-pdf", choices=["package-signature", "reject", "allow"], default="package-signature",
+                   help="policy for non-PDF attachments (default: accepted only under a valid package Signature)")
+    p.add_argument("--require-package-signature", action="store_true",
+                   help="a package without the edXML Signature is invalid")
+    p.add_argument("--no-visual", action="store_true", help="skip the rendered-page comparison")
     p.set_defaults(handler=_verify)
 
     p = actions.add_parser(
@@ -80,7 +87,8 @@ def _sign(args: argparse.Namespace) -> int:
     settings = load_signing_settings(args.profiles)
     profile = settings.profile(args.profile)
     with DocumentSigner(profile, settings.trust, tsa_url=args.tsa_url) as signer:
-        report = stamp_folder(args.inputs, args.output, signer, placeholder=args.placeholder)
+        report = stamp_folder(args.inputs, args.output, signer, placeholder=args.placeholder,
+                              xml_signature=profile.xml_signature)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -92,31 +100,19 @@ def _sign(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from gateway.pipeline import verify_package
+    from gateway.cli.signing import overall_exit
+    from gateway.signing.package_verify import PackagePolicy, format_package_report, verify_package_file
     from gateway.signing.profiles import load_signing_settings
 
     settings = load_signing_settings(args.profiles)
-    all_valid = True
-    out: list[dict[str, Any]] = []
-    for path in args.files:
-        pkg = parse_package(path).package
-        if not isinstance(pkg, EdocPackage):
-            raise ConfigurationError(f"{path}: a status package carries no PDFs to verify")
-        results = verify_package(pkg, settings.trust, source=path.name)
-        if not results:
-            all_valid = False
-        for r in results:
-            all_valid &= r.report.valid
-            out.append({"package": str(path), **r.to_dict()})
-            if not args.json:
-                verdict = "valid" if r.report.valid else "INVALID"
-                print(f"{path.name}: {r.name}: {verdict}")
-                for sig in r.report.signatures:
-                    why = "; ".join(sig.reasons) or "ok"
-                    print(f"    {sig.field_name} ({sig.role}) {sig.signer_name or '?'}: {why}")
+    policy = PackagePolicy(non_pdf=args.non_pdf, require_package_signature=args.require_package_signature)
+    reports = [verify_package_file(path, settings.trust, policy=policy, visual=not args.no_visual)
+               for path in args.files]
     if args.json:
-        print(json.dumps(out, ensure_ascii=False, indent=2))
-    return 0 if all_valid else 1
+        print(json.dumps([r.to_dict() for r in reports], ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(format_package_report(r) for r in reports))
+    return overall_exit(r.verdict for r in reports)
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -3,7 +3,8 @@
 ``sign`` takes one PDF or a folder of PDFs (batch, with a progress bar; one bad file never stops
 the others) and signs them with a profile from the signing profiles file. ``verify`` prints a
 readable report per file, or JSON with ``--json``; its exit status is 0 only if every file has
-at least one signature and all of them are valid.
+at least one signature and all of them are valid, 1 if any is invalid, 3 if the worst is
+indeterminate (never 0: an indeterminate signature is not a valid one).
 """
 
 from __future__ import annotations
@@ -64,8 +65,10 @@ def register(subparsers: Any) -> None:
     verify = subparsers.add_parser(
         "verify",
         help="verify the signatures of PDFs and print a report",
-        description="Check every signature: integrity, coverage and later changes, chain to the trust "
-        "roots, revocation (CRLs and embedded validation data), time, and agency/signer role.",
+        description="Check every signature: integrity, every later revision and what the pages show, "
+        "chain to the trust roots, revocation (CRLs and embedded validation data), certificate purpose, "
+        "time and stamp time, and agency/signer role (from the certificate). Exit status: 0 all valid, "
+        "1 some invalid, 3 none invalid but some indeterminate (e.g. revocation not checked).",
     )
     verify.add_argument("pdfs", nargs="+", type=Path, help="PDF files to verify")
     verify.add_argument(
@@ -75,6 +78,12 @@ def register(subparsers: Any) -> None:
     verify.add_argument("--intermediate", action="append", type=Path, default=[], help="intermediate CA PEM")
     verify.add_argument("--crl", action="append", type=Path, default=[], help="CRL file (DER or PEM)")
     verify.add_argument("--json", action="store_true", help="print the reports as JSON")
+    verify.add_argument(
+        "--no-visual", action="store_true", help="skip rendering the pages to compare signed and final revisions"
+    )
+    verify.add_argument(
+        "--diff-dir", type=Path, help="write a PNG of every visible change after signing into this folder"
+    )
     verify.set_defaults(handler=_verify)
 
 
@@ -156,9 +165,18 @@ def _verify(args: argparse.Namespace) -> int:
         except OSError as exc:
             reports.append(VerificationReport(source=str(path), error=f"cannot read: {exc.strerror}"))
             continue
-        reports.append(verify_pdf(data, trust, source=str(path)))
+        reports.append(verify_pdf(data, trust, source=str(path), visual=not args.no_visual, diff_dir=args.diff_dir))
     if args.json:
         print(json.dumps([r.to_dict() for r in reports], ensure_ascii=False, indent=2))
     else:
         print("\n".join(format_report(r) for r in reports))
-    return 0 if all(r.valid for r in reports) else 1
+    return overall_exit(r.verdict for r in reports)
+
+
+def overall_exit(verdicts: Any) -> int:
+    """0 when every verdict is valid, 1 when any is invalid, else 3 (indeterminate)."""
+    from gateway.signing.verify import EXIT_CODES
+
+    seen = set(verdicts)
+    worst = "invalid" if "invalid" in seen or not seen else "indeterminate" if "indeterminate" in seen else "valid"
+    return EXIT_CODES[worst]

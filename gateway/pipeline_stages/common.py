@@ -92,7 +92,8 @@ class StageResult:
     def summary(self) -> dict[str, Any]:
         """What travels in XCom: counts and names, never payloads or error texts."""
         r = self.report
-        return {"stage": r.stage, "ok": r.count("ok"), "skipped": r.count("skipped"), "failed": r.failed,
+        flagged = {"flagged": r.count("flagged")} if r.count("flagged") else {}  # verify: invalid/indeterminate
+        return {"stage": r.stage, "ok": r.count("ok"), "skipped": r.count("skipped"), "failed": r.failed, **flagged,
                 "retryable_failed": self.retryable_failures, "names": list(self.names)}
 
 

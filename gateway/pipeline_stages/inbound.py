@@ -5,7 +5,7 @@ DocId encoded as NAME::
 
     NAME.edxml            the package as received (written before the hub is told ``done``)
     NAME.hub.json         receipt: updateStatus ``done`` sent to the hub
-    NAME.verify.json      the signature report of every PDF (documents only)
+    NAME.verify.json      the whole-package verification report (verdict, findings, every file)
     NAME.rejected.json    refused because a signature is invalid (policy ``reject``)
     NAME.legacy.json      receipt: the legacy system accepted the document / status
     NAME.status.edxml     the status package answering the document (built once, sent as is)
@@ -24,7 +24,7 @@ from pathlib import Path
 from gateway.edxml import EdocPackage, Organization, StatusCode, StatusPackage, build_package, parse_package
 from gateway.errors import EdxmlFormatError, GatewayError, RemoteRefusalError, UpstreamUnavailableError
 from gateway.files import write_atomic
-from gateway.pipeline import answer_status, verify_package
+from gateway.pipeline import answer_status
 from gateway.pipeline_stages.common import (
     StageResult,
     clear_error,
@@ -36,6 +36,7 @@ from gateway.pipeline_stages.common import (
     start,
     write_json,
 )
+from gateway.signing.package_verify import verify_package_file
 from gateway.signing.profiles import TrustConfig
 from gateway.transport.axis import AxisClient
 from gateway.transport.soap import LegacySoapConnector
@@ -106,19 +107,21 @@ def verify(names: Sequence[str], folder: Path, trust: TrustConfig, *, reject_inv
             pkg = _load(folder, name)
             if not isinstance(pkg, EdocPackage):
                 raise EdxmlFormatError(f"{name}.edxml: a status package arrived in the document inbox")
-            checks = verify_package(pkg, trust, source=name)
+            # the same whole-package verifier as `lienthong package verify` (gateway/signing/package_verify.py)
+            report = verify_package_file(folder / f"{name}.edxml", trust, source=name)
         except GatewayError as exc:
             result.add(name, "failed", **record_error(folder, name, "verify", exc))
             continue
-        valid = bool(checks) and all(c.report.valid for c in checks)
-        write_json(report_file, {"document_id": pkg.header.document_id, "valid": valid, "at": now_iso(),
-                                 "attachments": [c.to_dict() for c in checks]})
+        valid = report.valid
+        write_json(report_file, {**report.to_dict(), "document_id": pkg.header.document_id, "at": now_iso()})
         clear_error(folder, name, "verify")
         if not valid and reject_invalid:
-            write_json(_marker(folder, name, "rejected"), {"reason": "invalid or missing PDF signature",
+            write_json(_marker(folder, name, "rejected"), {"reason": f"package verification: {report.verdict}",
                                                           "at": now_iso()})
-        # a rejected document still goes on: the status stage answers it with 02
-        result.add(name, "ok", valid=valid, rejected=not valid and reject_invalid)
+        # a rejected document still goes on: the status stage answers it with 02; an invalid or
+        # indeterminate package is "flagged", never counted "ok"
+        result.add(name, "ok" if valid else "flagged", carry=True, valid=valid, verdict=report.verdict,
+                   rejected=not valid and reject_invalid)
     return result
 
 

@@ -314,12 +314,30 @@ class TrustConfig:
     roots: tuple[Path, ...] = ()
     intermediates: tuple[Path, ...] = ()
     crls: tuple[Path, ...] = ()
+    # How the verifier tells an agency seal certificate from a person's (gateway/signing/roles.py):
+    # exact certificates, issuing CAs that only issue one kind, certificatePolicies OIDs.
+    agency_certificates: tuple[Path, ...] = ()
+    person_certificates: tuple[Path, ...] = ()
+    agency_issuers: tuple[Path, ...] = ()
+    person_issuers: tuple[Path, ...] = ()
+    agency_policy_oids: tuple[str, ...] = ()
+    person_policy_oids: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any], *, source: str, base: Path) -> TrustConfig:
         r = _Reader(table, "trust", source, base)
-        r.reject_unknown({"roots", "intermediates", "crls"})
-        return cls(roots=r.paths("roots"), intermediates=r.paths("intermediates"), crls=r.paths("crls"))
+        role_paths = ("agency_certificates", "person_certificates", "agency_issuers", "person_issuers")
+        oids = ("agency_policy_oids", "person_policy_oids")
+        r.reject_unknown({"roots", "intermediates", "crls", *role_paths, *oids})
+        extra: dict[str, Any] = {k: r.paths(k) for k in role_paths}
+        for key in oids:
+            value = table.get(key, [])
+            if not isinstance(value, list) or not all(
+                isinstance(v, str) and all(part.isdigit() for part in v.split(".")) for v in value
+            ):
+                raise r.error(key, "must be a list of dotted OIDs, e.g. [\"1.2.3.4\"]")
+            extra[key] = tuple(value)
+        return cls(roots=r.paths("roots"), intermediates=r.paths("intermediates"), crls=r.paths("crls"), **extra)
 
 
 @dataclass(frozen=True)

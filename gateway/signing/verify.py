@@ -1,37 +1,52 @@
-"""Verify every signature in an inbound PDF and say, in plain words, what is wrong with it.
+"""Verify every signature in a PDF and say, in plain words, what is wrong with it.
 
 :func:`verify_pdf` returns a :class:`VerificationReport` with one :class:`SignatureReport` per
 signature; it never raises on a bad signature or a broken file (the pipeline stores the report,
-the CLI prints it). Each signature is checked for integrity (do the signed bytes match), coverage
-(whole file or not, and what later revisions changed), the signer's chain to the configured trust
-roots, time (timestamp token or the signer's claimed time), revocation (configured CRLs plus the
-validation data embedded in the PDF's DSS) and its role: the agency's seal signature or the
-signer's personal one.
+the CLI prints it). Each signature gets one of three verdicts (ETSI EN 319 102-1): ``valid``,
+``invalid`` or ``indeterminate``, with every :class:`~gateway.signing.verify_checks.Finding`
+that led there. What is checked:
+
+* integrity and the signature value (pyHanko), SHA-1 and other weak algorithms;
+* every revision added after the signature (:mod:`gateway.signing.revisions`): only validation
+  data, document timestamps and new signatures that verify themselves are acceptable;
+* what the pages look like (:mod:`gateway.signing.visual`): pixels outside later signatures'
+  rectangles must be those of the signed revision, and later signatures may not erase signed ink;
+* chain to the configured roots and revocation (``hard-fail``: no revocation data for a
+  certificate means *indeterminate*, never valid), the certificate's purpose and validity at
+  the (timestamped or claimed) signing time (:mod:`gateway.signing.cert_policy`);
+* the signature timestamp, DocMDP (certification) permissions;
+* the time printed on the stamp against the signature's time and timestamp;
+* the role, from the certificate and the trust configuration (:mod:`gateway.signing.roles`).
 """
 
+# mypy: disable-error-code="no-untyped-call"
 from __future__ import annotations
 
 import io
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
-from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
+from pyhanko.sign.ades.report import AdESIndeterminate
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.diff_analysis.policy_api import DiffResult, SuspiciousModification
-from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+from pyhanko.sign.fields import SigSeedSubFilter, enumerate_sig_fields
+from pyhanko.sign.validation import EmbeddedPdfSignature, validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.errors import NoDSSFoundError
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-from gateway.signing.appearance import vietnam_time_iso
+from gateway.signing import verify_checks as checks
+from gateway.signing.placement import signature_widgets
 from gateway.signing.profiles import TrustConfig
-from gateway.signing.sign import AGENCY_FIELD_PREFIX, PERSON_FIELD_PREFIX
+from gateway.signing.revisions import RevisionChange, classify_after
+from gateway.signing.roles import decide_role
 from gateway.signing.trust import validation_context
+from gateway.signing.verify_checks import INDETERMINATE, INVALID, Finding
 
 _COVERAGE = {
     SignatureCoverageLevel.ENTIRE_FILE: "entire_file",
@@ -39,16 +54,19 @@ _COVERAGE = {
     SignatureCoverageLevel.CONTIGUOUS_BLOCK_FROM_START: "partial",
     SignatureCoverageLevel.UNCLEAR: "unclear",
 }
-_ALLOWED_LATER = {ModificationLevel.NONE, ModificationLevel.LTA_UPDATES, ModificationLevel.FORM_FILLING}
+_WEAK_DIGESTS = {"md5", "sha1"}
+_SUBFILTERS = {str(v.value).lstrip("/") for v in SigSeedSubFilter}
+#: exit status of ``lienthong verify`` / ``package verify`` per overall verdict (see docs/signing.md)
+EXIT_CODES = {"valid": 0, "invalid": 1, "indeterminate": 3}
 
 
 @dataclass(frozen=True)
 class SignatureReport:
-    """The verdict on one signature, with every reason it is not acceptable (empty when valid)."""
+    """The verdict on one signature with every finding (empty when valid)."""
 
     field_name: str
     role: str  # "agency", "signer", "document-timestamp" or "unknown"
-    valid: bool
+    valid: bool  # True only when verdict == "valid"
     reasons: tuple[str, ...]
     intact: bool
     signature_value_ok: bool
@@ -65,58 +83,61 @@ class SignatureReport:
     time_source: str = "claimed"  # "timestamp" when a valid RFC 3161 token dates the signature
     pades_level: str | None = None  # B-B, B-T, B-LT, B-LTA, or None for non-PAdES subfilters
     subfilter: str | None = None
+    verdict: str = "invalid"  # valid | invalid | indeterminate
+    findings: tuple[Finding, ...] = ()
+    role_source: str = ""
+    revocation_checked: bool = False
+    signed_revision: int | None = None  # 1-based
+    later_revisions: tuple[RevisionChange, ...] = ()
+    visual_differences: tuple[dict[str, object], ...] = ()
+    page: int | None = None  # 1-based page of the widget, None when invisible
+    rect: tuple[float, float, float, float] | None = None
+    stamp_text: str | None = None
+    stamp_time: str | None = None
+    digest_algorithm: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
         d["reasons"] = list(self.reasons)
         d["chain"] = list(self.chain)
+        d["findings"] = [f.to_dict() for f in self.findings]
+        d["later_revisions"] = [r.to_dict() for r in self.later_revisions]
+        d["visual_differences"] = list(self.visual_differences)
+        d["rect"] = list(self.rect) if self.rect else None
         return d
 
 
 @dataclass(frozen=True)
 class VerificationReport:
-    """All signatures of one PDF. ``valid`` needs at least one signature and all of them valid."""
+    """All signatures of one PDF; ``verdict`` is the worst of them (no signature: invalid)."""
 
     source: str
     signatures: tuple[SignatureReport, ...] = ()
     error: str | None = None  # the file itself could not be read as a PDF
     notes: tuple[str, ...] = field(default=())
+    diff_images: tuple[str, ...] = ()
+
+    @property
+    def verdict(self) -> str:
+        if self.error is not None or not self.signatures:
+            return INVALID
+        verdicts = {s.verdict for s in self.signatures}
+        return INVALID if INVALID in verdicts else INDETERMINATE if INDETERMINATE in verdicts else "valid"
 
     @property
     def valid(self) -> bool:
-        return self.error is None and bool(self.signatures) and all(s.valid for s in self.signatures)
+        return self.verdict == "valid"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "valid": self.valid,
+            "verdict": self.verdict,
             "error": self.error,
             "notes": list(self.notes),
+            "diff_images": list(self.diff_images),
             "signatures": [s.to_dict() for s in self.signatures],
         }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return vietnam_time_iso(moment) if moment is not None else None
-
-
-def _role(field_name: str, cert: asn1_x509.Certificate | None, is_doc_ts: bool) -> str:
-    if is_doc_ts:
-        return "document-timestamp"
-    if field_name.startswith(AGENCY_FIELD_PREFIX):
-        return "agency"
-    if field_name.startswith(PERSON_FIELD_PREFIX):
-        return "signer"
-    if cert is None:
-        return "unknown"
-    subject = cert.subject.native
-    # Personal certificates from Vietnamese CAs carry a person identifier (CMND/CCCD in UID),
-    # a title or given/surname; organisation certificates name the organisation as CN.
-    if any(k in subject for k in ("user_id", "title", "given_name", "surname", "pseudonym")):
-        return "signer"
-    if subject.get("common_name") and subject.get("common_name") == subject.get("organization_name"):
-        return "agency"
-    return "unknown"
 
 
 def _dss_material(reader: PdfFileReader) -> tuple[list[Any], list[Any], list[Any], bool]:
@@ -131,54 +152,45 @@ def _dss_material(reader: PdfFileReader) -> tuple[list[Any], list[Any], list[Any
     return certs, crls, ocsps, bool(certs or crls or ocsps)
 
 
-def _changes(status: Any) -> tuple[str, str | None]:
-    """(description of later revisions, reason if they are not acceptable)."""
-    coverage = status.coverage
-    if coverage == SignatureCoverageLevel.ENTIRE_FILE:
-        return "none: the signature covers the whole file", None
+def _pyhanko_diff(status: Any, docmdp_level: Any) -> list[Finding]:
+    """pyHanko's overall judgement of later changes, kept as a second opinion."""
+    if status.coverage not in (SignatureCoverageLevel.ENTIRE_FILE, SignatureCoverageLevel.ENTIRE_REVISION):
+        return [Finding("coverage", INVALID, "not covering the whole file")]
+    found: list[Finding] = []
     diff = status.diff_result
-    if isinstance(diff, SuspiciousModification):
-        return f"later revision modifies the document: {diff}", f"modified after signing ({diff})"
-    if isinstance(diff, DiffResult):
-        level = diff.modification_level
-        fields_changed = ", ".join(sorted(diff.changed_form_fields)) or "none"
-        text = f"later revisions: {level.name.lower().replace('_', ' ')} (form fields changed: {fields_changed})"
-        if level not in _ALLOWED_LATER:
-            return text, f"modified after signing ({level.name.lower().replace('_', ' ')})"
-        if status.docmdp_ok is False:
-            return text, "modified after signing (changes not permitted by the document's certification)"
-        return text, None
-    if coverage != SignatureCoverageLevel.ENTIRE_REVISION:
-        return "unknown", "not covering the whole file"
-    return "later revisions could not be analysed", "modified after signing (later revisions not analysed)"
+    if status.coverage == SignatureCoverageLevel.ENTIRE_REVISION:
+        if isinstance(diff, SuspiciousModification):
+            found.append(Finding("pyhanko-diff", INVALID, f"modified after signing ({_first_line(str(diff))})"))
+        elif isinstance(diff, DiffResult):
+            if diff.modification_level > ModificationLevel.FORM_FILLING:
+                level = diff.modification_level.name.lower().replace("_", " ")
+                found.append(Finding("pyhanko-diff", INVALID, f"modified after signing ({level})"))
+        else:
+            found.append(Finding("pyhanko-diff", INVALID, "modified after signing (later revisions not analysed)"))
+    if status.docmdp_ok is False and docmdp_level is not None:
+        found.append(Finding("docmdp", INVALID,
+                             "modified after signing (changes not permitted by the document's certification)"))
+    return found
 
 
-def _trust_reasons(status: Any) -> list[str]:
-    reasons: list[str] = []
-    details = status.revocation_details
-    if details is not None:
-        who = "issuing CA certificate" if details.ca_revoked else "certificate"
-        reasons.append(f"{who} revoked (on {_iso(details.revocation_date)}, reason {details.revocation_reason.native})")
-        return reasons
-    indic = status.trust_problem_indic
-    if indic is None and status.validation_path is None and status.intact and status.valid:
-        indic = AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND
-    if indic in (AdESFailure.REVOKED, AdESIndeterminate.REVOKED_NO_POE, AdESIndeterminate.REVOKED_CA_NO_POE):
-        reasons.append("certificate revoked")
-    elif indic == AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND:
-        reasons.append("untrusted root: no chain to a configured trust root")
-    elif indic in (AdESIndeterminate.EXPIRED, AdESIndeterminate.OUT_OF_BOUNDS_NO_POE):
-        reasons.append("certificate expired at validation time")
-    elif indic in (AdESIndeterminate.NOT_YET_VALID, AdESFailure.NOT_YET_VALID):
-        reasons.append("certificate not yet valid at signing time")
-    elif indic is not None:
-        reasons.append(f"certificate chain not trusted ({indic.name.lower().replace('_', ' ')})")
-    return reasons
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "no detail"
 
 
-def _report_one(
-    embedded: Any, trust: TrustConfig, dss: tuple[list[Any], list[Any], list[Any], bool]
-) -> SignatureReport:
+@dataclass
+class _Draft:
+    """A signature's evidence while the verdicts of later signatures are not yet known."""
+
+    embedded: Any
+    status: Any
+    findings: list[Finding]
+    values: dict[str, Any]
+    signed_revision: int
+    end: int  # end of the signed bytes: the signed revision as a file
+    is_doc_ts: bool
+
+
+def _evaluate(embedded: Any, trust: TrustConfig, dss: tuple[list[Any], list[Any], list[Any], bool]) -> _Draft:
     name = str(embedded.field_name)
     subfilter = str(embedded.sig_object.get("/SubFilter", "")).lstrip("/") or None
     is_doc_ts = str(embedded.sig_object.get("/Type", "")) == "/DocTimeStamp"
@@ -186,21 +198,30 @@ def _report_one(
     certs, crls, ocsps, has_dss = dss
 
     def ctx() -> Any:
-        return validation_context(trust, extra_certs=certs, extra_crls=crls, extra_ocsps=ocsps)
+        return validation_context(trust, revocation_mode="hard-fail", extra_certs=certs, extra_crls=crls,
+                                  extra_ocsps=ocsps)
 
     if is_doc_ts:
         status: Any = validate_pdf_timestamp(embedded, validation_context=ctx())
     else:
         status = validate_pdf_signature(embedded, ctx(), ts_validation_context=ctx())
-    reasons: list[str] = []
-    if not status.intact:
-        reasons.append("modified after signing (the signed bytes no longer match the signature's digest)")
-    elif not status.valid:
-        reasons.append("signature value does not verify with the signer's public key")
-    changes, change_reason = _changes(status)
-    if change_reason and change_reason not in reasons:
-        reasons.append(change_reason)
-    reasons.extend(_trust_reasons(status))
+    revocation_unknown = False
+    if (not status.trusted and status.intact and status.valid
+            and status.trust_problem_indic == AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE):
+        # hard-fail reports missing revocation data as a general chain failure; if soft-fail
+        # trusts the same chain, the only thing missing is revocation information
+        retry_ctx = validation_context(trust, revocation_mode="soft-fail", extra_certs=certs, extra_crls=crls,
+                                       extra_ocsps=ocsps)
+        retry = (validate_pdf_timestamp(embedded, validation_context=retry_ctx) if is_doc_ts
+                 else validate_pdf_signature(embedded, retry_ctx, ts_validation_context=retry_ctx))
+        revocation_unknown = bool(retry.trusted) and not retry.revoked
+    found = checks.integrity_findings(status)
+    digest = str(embedded.md_algorithm).lower().replace("-", "") if embedded.md_algorithm else None
+    if digest in _WEAK_DIGESTS:
+        found.append(Finding("weak-algorithm", INVALID, f"weak digest algorithm {digest} (SHA-256 or better required)"))
+    found.extend(_pyhanko_diff(status, embedded.docmdp_level))
+    trust_found = checks.trust_findings(status, revocation_unknown=revocation_unknown)
+    found.extend(trust_found)
 
     ts_time = ts_ok = None
     ts_status = getattr(status, "timestamp_validity", None)
@@ -208,45 +229,55 @@ def _report_one(
         ts_time, ts_ok = status.timestamp, status.trusted
     elif ts_status is not None:
         ts_time, ts_ok = ts_status.timestamp, ts_status.intact and ts_status.valid and ts_status.trusted
-        if not ts_ok:
-            reasons.append("signature timestamp invalid or untrusted")
+        found.extend(checks.timestamp_findings(ts_status))
+    claimed = getattr(status, "signer_reported_dt", None)
+    if not is_doc_ts:
+        proven = bool(ts_ok)
+        found.extend(checks.certificate_findings(cert, ts_time if proven else claimed, proven))
     level = None
     if subfilter == "ETSI.CAdES.detached":
         level = "B-B" if ts_status is None else ("B-LT" if has_dss else "B-T")
     elif is_doc_ts:
         level = "B-LTA"
     path = status.validation_path
-    chain = tuple(c.subject.human_friendly for c in path) if path is not None else ()
     subject = cert.subject if cert is not None else None
-    return SignatureReport(
-        field_name=name,
-        role=_role(name, cert, is_doc_ts),
-        valid=not reasons,
-        reasons=tuple(reasons),
-        intact=bool(status.intact),
-        signature_value_ok=bool(status.valid),
-        trusted=bool(status.trusted),
-        revoked=bool(status.revoked),
-        coverage=_COVERAGE.get(status.coverage, "unclear"),
-        changes_after_signing=changes,
-        signer_name=subject.native.get("common_name") if subject is not None else None,
-        signer_subject=subject.human_friendly if subject is not None else None,
-        chain=chain,
-        claimed_signing_time=_iso(getattr(status, "signer_reported_dt", None)),
-        timestamp_time=_iso(ts_time),
-        timestamp_trusted=ts_ok,
-        time_source="timestamp" if ts_ok else "claimed",
-        pades_level=level,
-        subfilter=subfilter,
-    )
+    role, role_source = ("document-timestamp", "document timestamp") if is_doc_ts else decide_role(cert, trust)
+    unchecked = ("revocation-unknown", "untrusted")
+    revocation_checked = path is not None and not any(f.code in unchecked for f in trust_found)
+    byte_range = [int(v) for v in embedded.sig_object["/ByteRange"]]
+    values = {
+        "field_name": name,
+        "role": role,
+        "role_source": role_source,
+        "intact": bool(status.intact),
+        "signature_value_ok": bool(status.valid),
+        "trusted": bool(status.trusted),
+        "revoked": bool(status.revoked),
+        "revocation_checked": revocation_checked,
+        "coverage": _COVERAGE.get(status.coverage, "unclear"),
+        "signer_name": subject.native.get("common_name") if subject is not None else None,
+        "signer_subject": subject.human_friendly if subject is not None else None,
+        "chain": tuple(c.subject.human_friendly for c in path) if path is not None else (),
+        "claimed_signing_time": checks.iso(claimed),
+        "timestamp_time": checks.iso(ts_time),
+        "timestamp_trusted": ts_ok,
+        "time_source": "timestamp" if ts_ok else "claimed",
+        "pades_level": level,
+        "subfilter": subfilter,
+        "digest_algorithm": digest,
+    }
+    values["_claimed"], values["_token"], values["_cert"] = claimed, ts_time if ts_ok else None, cert
+    return _Draft(embedded, status, found, values, int(embedded.signed_revision), byte_range[2] + byte_range[3],
+                  is_doc_ts)
 
 
-def _broken(embedded: Any, message: str) -> SignatureReport:
+def _broken(field_name: str, message: str) -> SignatureReport:
+    finding = Finding("malformed", INVALID, f"could not be validated: {message}")
     return SignatureReport(
-        field_name=str(getattr(embedded, "field_name", "?")),
+        field_name=field_name,
         role="unknown",
         valid=False,
-        reasons=(f"could not be validated: {message}",),
+        reasons=(finding.message,),
         intact=False,
         signature_value_ok=False,
         trusted=False,
@@ -255,47 +286,107 @@ def _broken(embedded: Any, message: str) -> SignatureReport:
         changes_after_signing="unknown",
         signer_name=None,
         signer_subject=None,
+        verdict=INVALID,
+        findings=(finding,),
     )
 
 
-def verify_pdf(data: bytes, trust: TrustConfig, *, source: str = "<bytes>") -> VerificationReport:
-    """Verify every signature in ``data``; never raises on bad signatures or unreadable files."""
+def verify_pdf(
+    data: bytes,
+    trust: TrustConfig,
+    *,
+    source: str = "<bytes>",
+    visual: bool = True,
+    diff_dir: Path | None = None,
+) -> VerificationReport:
+    """Verify every signature in ``data``; never raises on bad signatures or unreadable files.
+
+    ``visual`` renders each signed revision and the final file and compares the pixels (see
+    :mod:`gateway.signing.visual`); ``diff_dir`` writes a PNG of each visible difference there.
+    """
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
-        embedded_all = list(reader.embedded_signatures)
+        embedded_all, broken_list = _collect(reader)
     except Exception as exc:  # any parse failure is a verdict about the file, not a crash
         return VerificationReport(source=source, error=f"not a readable PDF: {exc}")
+    notes: list[str] = []
     try:
         dss = _dss_material(reader)
     except Exception as exc:
         dss = ([], [], [], False)
-        notes: tuple[str, ...] = (f"embedded validation data (DSS) unreadable: {exc}",)
-    else:
-        notes = ()
-    if not embedded_all:
+        notes.append(f"embedded validation data (DSS) unreadable: {exc}")
+    if not embedded_all and not broken_list:
         return VerificationReport(source=source, notes=(*notes, "the file carries no signature"))
-    reports: list[SignatureReport] = []
+    drafts: list[_Draft] = []
     for embedded in embedded_all:
         try:
-            reports.append(_report_one(embedded, trust, dss))
+            drafts.append(_evaluate(embedded, trust, dss))
         except Exception as exc:  # a malformed signature must not hide the others
-            reports.append(_broken(embedded, f"{type(exc).__name__}: {exc}"))
-    return VerificationReport(source=source, signatures=tuple(reports), notes=notes)
+            broken_list.append(_broken(str(embedded.field_name), f"{type(exc).__name__}: {exc}"))
+    try:
+        widgets = {w.field_name: w for w in signature_widgets(reader)}
+    except Exception as exc:
+        widgets = {}
+        notes.append(f"signature widgets unreadable: {exc}")
+    changes = _classify(reader, drafts, notes)
+    from gateway.signing.verify_finish import finish_drafts  # visual + stamp checks, split out for size
+
+    reports, images = finish_drafts(data, drafts, changes, widgets, visual=visual, diff_dir=diff_dir, source=source)
+    return VerificationReport(source=source, signatures=(*reports, *broken_list), notes=tuple(notes),
+                              diff_images=images)
+
+
+def _collect(reader: PdfFileReader) -> tuple[list[Any], list[SignatureReport]]:
+    """Every filled signature field: parsed ones in signing order, and a report for each that
+    cannot even be parsed (pyHanko's own list drops unknown SubFilters and fails on a bad CMS)."""
+    good: list[Any] = []
+    bad: list[SignatureReport] = []
+    for name, _value, field_ref in enumerate_sig_fields(reader, filled_status=True):
+        try:
+            embedded = EmbeddedPdfSignature(reader, field_ref.get_object(), name)
+            subfilter = str(embedded.sig_object.get("/SubFilter", ""))
+            if subfilter.lstrip("/") not in _SUBFILTERS:
+                raise ValueError(f"unsupported SubFilter {subfilter or '(none)'}")
+            _ = embedded.signed_revision
+        except Exception as exc:
+            bad.append(_broken(str(name), f"{type(exc).__name__}: {exc}"))
+            continue
+        good.append(embedded)
+    good.sort(key=lambda e: e.signed_revision)
+    return good, bad
+
+
+def _classify(reader: PdfFileReader, drafts: list[_Draft], notes: list[str]) -> dict[int, RevisionChange]:
+    if not drafts:
+        return {}
+    signed = {d.signed_revision: (str(d.embedded.field_name), d.is_doc_ts) for d in drafts}
+    try:
+        return classify_after(reader, min(signed), signed)
+    except Exception as exc:
+        notes.append(f"revisions could not be listed: {exc}")
+        total = reader.xrefs.total_revisions
+        return {r: RevisionChange(r, "unanalysed", "could not be analysed") for r in range(min(signed) + 1, total)}
 
 
 def format_report(report: VerificationReport) -> str:
-    """Readable multi-line text for the CLI."""
-    head = "VALID" if report.valid else "NOT VALID"
-    lines = [f"{report.source}: {head}"]
+    """Readable multi-line text for the CLI; the head is VALID, INVALID or INDETERMINATE."""
+    lines = [f"{report.source}: {report.verdict.upper()}"]
     if report.error:
         lines.append(f"  error: {report.error}")
     lines.extend(f"  note: {n}" for n in report.notes)
     for s in report.signatures:
-        lines.append(f"  [{s.field_name}] {s.role}: {'valid' if s.valid else 'INVALID'}")
+        lines.append(f"  [{s.field_name}] {s.role} ({s.role_source}) — {s.verdict}")
         lines.append(f"    signer: {s.signer_subject}")
-        lines.append(f"    level: {s.pades_level or s.subfilter}; coverage: {s.coverage}; trusted: {s.trusted}")
+        lines.append(f"    level: {s.pades_level or s.subfilter}; coverage: {s.coverage}; trusted: {s.trusted}; "
+                     f"revocation checked: {s.revocation_checked}")
         when = s.timestamp_time if s.time_source == "timestamp" else s.claimed_signing_time
-        lines.append(f"    time ({s.time_source}): {when}")
+        lines.append(f"    time ({s.time_source}): {when}" + (f"; stamp shows {s.stamp_time}" if s.stamp_time else ""))
         lines.append(f"    after signing: {s.changes_after_signing}")
-        lines.extend(f"    reason: {r}" for r in s.reasons)
+        lines.extend(f"    {f.severity}: {f.message}" for f in s.findings)
+    lines.extend(f"  difference image: {p}" for p in report.diff_images)
     return "\n".join(lines)
+
+
+def safe_stem(text: str) -> str:
+    """A file-name-safe version of ``text`` (for difference images)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "document"

@@ -235,7 +235,10 @@ def verify_edxml_signature(
         return XmlSignatureReport(True, False, (f"malformed signature: {exc}",), weak_algorithm=weak)
     results = result if isinstance(result, list) else [result]
     reasons: list[str] = []
-    if any(r.signed_xml is None or r.signed_xml.getparent() is not None for r in results):
+    # Whole package = every Reference is the enveloping document (URI=""). signxml hands back the
+    # referenced elements as detached copies, so their place in the tree cannot tell; read the URIs.
+    uris = [el.get("URI") for el in sig.iter() if isinstance(el.tag, str) and etree.QName(el).localname == "Reference"]
+    if not uris or any(uri != "" for uri in uris) or any(r.signed_xml is None for r in results):
         reasons.append("the signature does not cover the whole package")
     subject = _signer_subject(results[0].signature_xml, results[0].signature_key)
     return XmlSignatureReport(True, not reasons, tuple(reasons), signer_subject=subject, weak_algorithm=weak)

@@ -92,9 +92,17 @@ def test_outbound_inbound_statuses_chain(systems, legacy_sim: QlvbSimulator, dag
         assert run.state == "success", tis
         assert len(vpcp_legacy.received) == 2
     stages = summary(vpcp_work, "lienthong_inbound", run)
-    assert {s: v["ok"] for s, v in stages.items()} == {"receive": 2, "verify": 2, "legacy": 2, "status": 2}
+    # the legacy system's PDFs carry the agency seal only, no leader's signature: the whole-package
+    # verifier (Decree 30: seal over the leader's signature) flags them; flagged is never "ok"
+    assert {s: v["ok"] for s, v in stages.items()} == {"receive": 2, "verify": 0, "legacy": 2, "status": 2}
+    assert stages["verify"]["flagged"] == 2
     reports = sorted((vpcp_work / "inbound").glob("*.verify.json"))
-    assert len(reports) == 2 and all(json.loads(r.read_text())["valid"] for r in reports)
+    assert len(reports) == 2
+    for r in reports:
+        report = json.loads(r.read_text())
+        assert report["verdict"] == "invalid" and not report["valid"]
+        assert [f["code"] for f in report["findings"]] == ["no-leader-signature"]
+        assert report["attachments"][0]["verdict"] == "valid"  # the seal itself verifies
     stored = sorted((vpcp_work / "inbound").glob("*.edxml"))
     trust = load_signing_settings(PROFILES).trust
     main_pdf = parse_package(next(p for p in stored if not p.name.endswith(".status.edxml"))).package.attachments[0]

@@ -36,7 +36,7 @@ def test_main_document_verifies_with_both_roles(main_signed, settings, tmp_path,
     assert report.valid, report.to_dict()
     signer, agency = report.signatures
     assert (signer.role, agency.role) == ("signer", "agency")
-    assert signer.coverage == "entire_revision" and "form filling" in signer.changes_after_signing
+    assert signer.coverage == "entire_revision" and "adds new signature 'CoQuan1'" in signer.changes_after_signing
     assert agency.coverage == "entire_file" and agency.pades_level == "B-B"
     assert signer.signer_name == "Nguyễn Văn An" and agency.signer_name == "UBND tỉnh Thử Nghiệm"
 

@@ -11,7 +11,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from gateway.signing.sign import DocumentSigner
-from gateway.signing.verify import _changes, format_report, verify_pdf
+from gateway.signing.verify import _pyhanko_diff, format_report, verify_pdf
 
 from .conftest import pdfsig
 
@@ -46,7 +46,7 @@ def test_incremental_update_changing_page_content(signed, settings):
     assert sig.intact  # the signed revision itself is untouched
     assert not sig.valid and sig.coverage == "entire_revision"
     assert any(r.startswith("modified after signing") for r in sig.reasons), sig.reasons
-    assert "modifies" in sig.changes_after_signing or "other" in sig.changes_after_signing
+    assert "revision 3: changes content stream, page object" in sig.changes_after_signing
 
 
 def test_revoked_certificate(settings, sample_pdf):
@@ -65,6 +65,7 @@ def test_untrusted_root(settings, sample_pdf, tmp_path, nssdb):
     (sig,) = verify_pdf(out, settings.trust).signatures
     assert sig.intact and not sig.trusted and not sig.valid
     assert sig.reasons == ("untrusted root: no chain to a configured trust root",)
+    assert sig.verdict == "indeterminate"  # ETSI: no chain to a trust anchor is not proof of forgery
     path = tmp_path / "untrusted.pdf"
     path.write_bytes(out)
     assert pdfsig(path, nssdb)[0]["Certificate Validation"] != "Certificate is Trusted."
@@ -75,7 +76,7 @@ def test_trailing_bytes_without_a_revision_are_reported_but_harmless(signed, set
     # but nothing in the document changed, so pyHanko's diff analysis (and we) accept it
     (sig,) = verify_pdf(signed + b"\n% appended comment\n", settings.trust).signatures
     assert sig.coverage == "entire_revision" and sig.valid
-    assert sig.changes_after_signing.startswith("later revisions: none")
+    assert sig.changes_after_signing == "none: the signature covers the whole file"
 
 
 @pytest.mark.parametrize("level", [SignatureCoverageLevel.CONTIGUOUS_BLOCK_FROM_START, SignatureCoverageLevel.UNCLEAR])
@@ -83,7 +84,8 @@ def test_partial_coverage_maps_to_not_covering_the_whole_file(level):
     # a ByteRange that stops before its revision's end cannot be produced without breaking the
     # digest, so the mapping from pyHanko's coverage level is checked directly
     status = SimpleNamespace(coverage=level, diff_result=None, docmdp_ok=None)
-    assert _changes(status)[1] == "not covering the whole file"
+    (finding,) = _pyhanko_diff(status, None)
+    assert finding.message == "not covering the whole file" and finding.severity == "invalid"
 
 
 def test_unreadable_and_unsigned_files_give_reports(settings, sample_pdf):
@@ -92,7 +94,7 @@ def test_unreadable_and_unsigned_files_give_reports(settings, sample_pdf):
     unsigned = verify_pdf(sample_pdf, settings.trust, source="plain.pdf")
     assert not unsigned.valid and unsigned.signatures == () and "no signature" in unsigned.notes[0]
     text = format_report(broken)
-    assert "NOT VALID" in text and "broken.pdf" in text
+    assert "INVALID" in text and "broken.pdf" in text
 
 
 def test_report_serialises(signed, settings):
