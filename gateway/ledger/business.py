@@ -132,8 +132,17 @@ def add_missing_routes(ledger: Ledger, doc_id: str, routes: Sequence[RouteDraft]
     with ledger.transaction() as s:
         sub = s.execute(select(Submission).where(Submission.doc_id == doc_id).with_for_update()).scalar_one()
         covered: set[str] = set()
-        for listed in s.execute(select(Message.recipients).where(Message.submission_id == sub.id)).scalars():
-            covered.update(json.loads(listed))
+        existing = (
+            s.execute(select(Message).where(Message.submission_id == sub.id).order_by(Message.id)).scalars().all()
+        )
+        for m in existing:
+            covered.update(json.loads(m.recipients))
+        # deliver the very bytes already acknowledged (same hop), so next hops see the same package
+        first = existing[0] if existing else None
+        if first is not None:
+            payload = (first.payload_sha256, first.payload_size, first.source_sha256, first.trace_hop)
+        else:
+            payload = (draft.outbound_sha256, draft.outbound_size, draft.payload_sha256, draft.trace_hop)
         for r in routes:
             missing = tuple(x for x in r.recipients if x not in covered)
             if not missing:
@@ -148,10 +157,10 @@ def add_missing_routes(ledger: Ledger, doc_id: str, routes: Sequence[RouteDraft]
                 recipients=missing,
                 route=r.route,
                 destination=r.destination,
-                payload_sha256=draft.outbound_sha256,
-                payload_size=draft.outbound_size,
-                source_sha256=draft.payload_sha256,
-                trace_hop=draft.trace_hop,
+                payload_sha256=payload[0],
+                payload_size=payload[1],
+                source_sha256=payload[2],
+                trace_hop=payload[3],
                 state=State.QUEUED,
                 submission=sub,
                 subject=draft.subject,
