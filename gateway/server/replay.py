@@ -85,11 +85,10 @@ def check_timestamp(
     if skew <= max_age or operation in STATE_CHANGING:
         return
     hint, zone = _zone_hint(skew, offset, request.system_id)
-    if not hint:
-        hint = (
-            "; an SDK client instance keeps its first timestamp for its whole life: if this system keeps "
-            f"one instance for long, set `lienthong systems clock {request.system_id} --max-age SECONDS`"
-        )
+    hint += (
+        "; an SDK client instance keeps its first timestamp for its whole life: if this system keeps "
+        f"one instance for long, set `lienthong systems clock {request.system_id} --max-age SECONDS`"
+    )
     raise RequestRefusedError(
         f"timestamp {raw} is {int(skew)} s old (limit {max_age} s for {operation}, window {window} s, {where}){hint}",
         reason="timestamp_zone" if zone else "timestamp_old",

@@ -155,6 +155,7 @@ def verify_headers(
     if not isinstance(signed_obj, dict):
         raise AuthorizationError("XroadVnpt-sign-header is not a JSON object")
     values: dict[str, str] = {}
+    conflicts: list[str] = []
     for key, value in signed_obj.items():
         if (
             not isinstance(key, str)
@@ -164,10 +165,7 @@ def verify_headers(
             raise AuthorizationError(f"XroadVnpt-sign-header entry {key!r} is not an XroadVnpt-* string")
         name = key[len(PREFIX) :].lower()
         if name in values and values[name] != value:
-            raise AuthorizationError(
-                f"the signed headers carry {name!r} twice with different values (names differing only "
-                "in case, as a reused SDK instance sends them): refused as ambiguous"
-            )
+            conflicts.append(name)
         values[name] = value
     system_id = values.get("systemid")
     if not system_id:
@@ -178,6 +176,11 @@ def verify_headers(
     expected = hmac_hex(secret, sign_bytes)
     if not hmac.compare_digest(expected, given_hash.strip().lower()):
         raise AuthorizationError(f"bad signature (XroadVnpt-hash-header) for system {system_id!r}")
+    if conflicts:  # checked after the HMAC, so the refusal is attributed to a verified system
+        raise AuthorizationError(
+            f"the signed headers carry {conflicts[0]!r} twice with different values (names differing only "
+            "in case, as a reused SDK instance sends them): refused as ambiguous"
+        )
     listed = lower.get(SIGN_HEADER_KEY.lower())
     if listed is None:
         raise AuthorizationError("missing XroadVnpt-sign-header-key (the SDK always sends it)")

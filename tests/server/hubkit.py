@@ -153,7 +153,7 @@ def _gson(value: str) -> str:
     """Gson's JsonObject.toString escaping of one string (HTML-safe: < > & = ' as \\uXXXX)."""
     out = json.dumps(value, ensure_ascii=False)
     for ch in "<>&='":
-        out = out.replace(ch, "\\u%04x" % ord(ch))
+        out = out.replace(ch, f"\\u{ord(ch):04x}")
     return out
 
 
