@@ -256,3 +256,23 @@ __all__ = [
     "XmlSecurityError",
     "XmlSyntaxError",
 ]
+
+
+class RequestRefusedError(AuthorizationError):
+    """A correctly signed request the hub still refuses: its signature does not bind this operation,
+    its timestamp is outside the system's policy, or it replays a request seen on another operation.
+
+    ``reason`` is a short label for logs and ``/metrics`` (``unbound``, ``timestamp_old`` …).
+    """
+
+    def __init__(self, message: str, *, reason: str, http_status: int = 401):
+        self.reason = reason
+        self.http_status = http_status
+        super().__init__(message)
+
+
+class RecipientError(SchemaValidationError):
+    """The ``to`` header names a recipient the package does not address."""
+
+
+__all__ += ["RecipientError", "RequestRefusedError"]

@@ -118,6 +118,25 @@ def cmd_systems_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_systems_clock(args: argparse.Namespace) -> int:
+    from gateway.ledger.replay_cache import Clocks
+
+    ledger = _ledger(args)
+    try:
+        if not any(info.system_id == args.system_id for info in ledger.list_systems()):
+            print(f"error: no system {args.system_id!r}", file=sys.stderr)
+            return 2
+        Clocks(ledger).set(
+            args.system_id, utc_offset_minutes=args.utc_offset, max_age_seconds=args.max_age, actor="operator"
+        )
+    finally:
+        ledger.close()
+    zone = "hub default" if args.utc_offset is None else f"UTC{args.utc_offset / 60:+g}"
+    age = "hub window" if args.max_age is None else f"{args.max_age} s"
+    print(f"system {args.system_id}: timestamps read at {zone}, read calls accepted up to {age} old")
+    return 0
+
+
 # -- operator keys -----------------------------------------------------------------------------------
 
 
@@ -319,6 +338,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("system_id")
     p.add_argument("--secret", help="use this secret instead of generating one")
     p.set_defaults(handler=cmd_systems_rotate)
+    p = sys_sub.add_parser(
+        "clock", help="how to read a system's SDK timestamps",
+        description="The SDK stamps requests with the JVM's local time, once per client instance. Set the "
+                    "zone the system's JVM runs in and how old an instance's timestamp may be on read calls "
+                    "(state-changing calls are protected by body binding and the replay cache, not by age). "
+                    "Options left out reset to the hub defaults.")
+    _db_options(p)
+    p.add_argument("system_id")
+    p.add_argument("--utc-offset", type=int, metavar="MINUTES",
+                   help="the JVM's UTC offset in minutes (0 for a JVM in UTC; default: the hub's, 420)")
+    p.add_argument("--max-age", type=int, metavar="SECONDS",
+                   help="oldest timestamp accepted on read calls (a long-lived SDK instance; default: the window)")
+    p.set_defaults(handler=cmd_systems_clock)
 
     op = subparsers.add_parser("operators", help="operator API keys (stored hashed in the ledger)",
                                description="Create, list and revoke the keys of the operator API (X-API-Key).")

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.errors import ConflictError, GatewayError, LedgerError
 from gateway.ledger import audit
 from gateway.ledger.audit import utcnow
-from gateway.ledger.models import Message, Submission
+from gateway.ledger.models import Message, SignedRequest, Submission
 from gateway.ledger.states import State
 from gateway.ledger.store import Ledger, idempotency_key, new_doc_id
 
@@ -75,6 +75,8 @@ class SubmissionDraft:
     idem_extra: str = ""
     adapter: str | None = None
     actor: str = "hub"
+    signature: str | None = None  # the request's HMAC, kept in the replay cache (signed_requests)
+    partial: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # (sent to, left out) of a partial send
     idem_key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -147,6 +149,14 @@ def _write_once(ledger: Ledger, drafts: Sequence[SubmissionDraft]) -> list[Accep
             new.append((i, d, row))
         if new:
             sub_ids = _insert_rows(conn, Submission, [r for _, _, r in new])
+            signed = [
+                {"system_id": d.system_id, "signature": d.signature, "operation": "sendEdoc",
+                 "result": r["doc_id"], "seen_at": now}
+                for _, d, r in new
+                if d.signature
+            ]
+            if signed:
+                conn.execute(insert(cast(Table, SignedRequest.__table__)), signed)
             msg_rows: list[dict[str, Any]] = []
             for sub_id, (_, d, _) in zip(sub_ids, new, strict=True):
                 for r in d.routes:
@@ -178,12 +188,23 @@ def _write_once(ledger: Ledger, drafts: Sequence[SubmissionDraft]) -> list[Accep
                             "_actor": d.actor,
                         }
                     )
+            partial = [
+                {
+                    "event": "submission.partial",
+                    "actor": d.actor,
+                    "message_id": None,
+                    "document_id": d.document_id,
+                    "detail": {"doc_id": r["doc_id"], "sent_to": list(d.partial[0]), "left_out": list(d.partial[1])},
+                }
+                for _, d, r in new
+                if d.partial
+            ]
             if msg_rows:
                 actors = [m.pop("_actor") for m in msg_rows]
                 msg_ids = _insert_rows(conn, Message, msg_rows)
                 audit.append_entries(
                     conn,
-                    [
+                    partial + [
                         {
                             "event": "message.created",
                             "actor": actor,

@@ -171,14 +171,73 @@ class AuditHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class SignedRequest(Base):
+    """Replay cache: every state-changing signed request seen, by its HMAC (never expires).
+
+    A long-lived SDK instance resends one timestamp for hours, so the clock cannot tell a replay
+    from a new call; the signature can: the same signature on a state-changing operation never
+    has a second effect, and a signature first seen on one operation is refused on another.
+    """
+
+    __tablename__ = "signed_requests"
+
+    system_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    signature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(32))
+    result: Mapped[str | None] = mapped_column(String(64))  # DocId for sendEdoc
+    seen_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SystemClock(Base):
+    """Per-system reading of the SDK ``timestamp`` (JVM zone, how long one instance lives)."""
+
+    __tablename__ = "system_clocks"
+
+    system_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    utc_offset_minutes: Mapped[int | None] = mapped_column(Integer)
+    max_age_seconds: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class BusinessOperation(Base):
+    """One revocation / update / replacement (Bussiness types 1-3) of a document, in arrival order."""
+
+    __tablename__ = "business_operations"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    document_id: Mapped[str] = mapped_column(String(512), index=True)
+    sender: Mapped[str] = mapped_column(String(64))
+    business_type: Mapped[int] = mapped_column(Integer)
+    target_document_id: Mapped[str | None] = mapped_column(String(512))
+    reason: Mapped[str | None] = mapped_column(Text)
+    recipients: Mapped[str] = mapped_column(Text, default="[]")
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class RefusalCount(Base):
+    """Refused axis requests per system and reason (``lienthong_refusals_total`` in /metrics)."""
+
+    __tablename__ = "refusal_counts"
+
+    system_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(48), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 __all__ = [
     "Attempt",
     "AuditEntry",
     "AuditHead",
     "Base",
+    "BusinessOperation",
     "Message",
     "OperatorKey",
+    "RefusalCount",
+    "SignedRequest",
     "StatusEvent",
     "Submission",
     "System",
+    "SystemClock",
 ]

@@ -21,7 +21,7 @@ from datetime import timedelta
 from gateway.blobstore import BlobStore
 from gateway.config import HubSettings, RemoteHubSettings
 from gateway.errors import GatewayError
-from gateway.ledger import Ledger
+from gateway.ledger import Ledger, business
 from gateway.ledger.audit import utcnow
 from gateway.ledger.models import Message
 from gateway.server.trace import outbound_bytes
@@ -104,6 +104,9 @@ class DeliveryWorker:
             msg = s.get(Message, message_id)
             assert msg is not None
             s.expunge(msg)
+        if business.must_wait(self.ledger, msg):  # an earlier message of this document goes first
+            business.postpone(self.ledger, message_id, min(1.0, self.settings.delivery_poll_seconds))
+            return DeliveryOutcome("unknown", reason="waiting_for_earlier", error=None)
         started = utcnow()
         remote = self.remote_for(msg)
         if remote is None:

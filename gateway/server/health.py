@@ -62,6 +62,14 @@ class LedgerCollector:
         for reason, count in failures:
             c.add_metric([reason or "unknown"], int(count))
         yield c
+        refused = CounterMetricFamily(
+            "lienthong_refusals",
+            "Refused axis requests by system ('-' when unauthenticated) and reason",
+            labels=["system", "reason"],
+        )
+        for system_id, reason, count in self.hub.refusals.totals():
+            refused.add_metric([system_id, reason], count)
+        yield refused
         counts = [0] * len(LATENCY_BUCKETS)
         total = 0.0
         for created, delivered in latencies:

@@ -29,9 +29,13 @@ from gateway.config import HubSettings
 from gateway.edxml import EdocPackage, StatusPackage, parse_package
 from gateway.edxml.directory import Directory
 from gateway.errors import AuthorizationError, GatewayError, NotFoundError, SchemaValidationError
-from gateway.ledger import Ledger, State, SystemInfo
+from gateway.ledger import Ledger, State, SystemInfo, business
+from gateway.ledger import replay_cache as signed_requests
 from gateway.ledger.intake import Accepted, IntakeCommitter, RouteDraft, SubmissionDraft
-from gateway.ledger.models import Message, Submission
+from gateway.ledger.models import Message
+from gateway.server import recipients as to_header
+from gateway.server import sent_list as sent_rows
+from gateway.server.replay import replayed_elsewhere
 from gateway.server.routing import Route, Router
 from gateway.server.trace import apply_recipe, hop_recipe, outbound_bytes
 from gateway.transport.hmac_auth import VerifiedRequest, sdk_hex
@@ -49,6 +53,8 @@ class PreparedSubmission:
     """An edoc package that passed every check and whose bytes are stored, ready for the ledger."""
 
     draft: SubmissionDraft
+    note: str = ""  # ErrorDesc of the OK answer (a partial send says who was left out)
+    business: tuple[int, str | None, str | None] | None = None  # (type, target DocumentId, reason)
 
 
 class OrganNotAllowedError(AuthorizationError):
@@ -96,6 +102,8 @@ class HubService:
         self.intake = IntakeCommitter(ledger, before_commit=blobs.sync)
         self._prepare_executor: ThreadPoolExecutor | None = None
         self.work_available = threading.Event()
+        self.clocks = signed_requests.Clocks(ledger)  # per-system SDK timestamp reading
+        self.refusals = signed_requests.RefusalCounter(ledger)  # refused requests per system/reason
 
     # -- sendEdoc ---------------------------------------------------------------------------------
 
@@ -110,19 +118,45 @@ class HubService:
         prepared = self.prepare(body, request, system, adapter=adapter)
         if isinstance(prepared, Accepted):
             return prepared
-        accepted = self.intake.submit(prepared.draft)
+        accepted = self._commit_business(prepared) or self.intake.submit(prepared.draft)
         self.finish(prepared, accepted)
         return accepted
 
     async def accept_async(self, body: bytes, request: VerifiedRequest, system: SystemInfo) -> str:
         """:meth:`accept` for the event loop: CPU and fsync work in a small dedicated pool (few threads
         fighting for the GIL), then the group commit is awaited without holding a thread."""
+        return (await self.accept_answer(body, request, system))[0]
+
+    async def accept_answer(self, body: bytes, request: VerifiedRequest, system: SystemInfo) -> tuple[str, str]:
+        """:meth:`accept_async` that also returns the note for the answer's ErrorDesc (partial send)."""
         loop = asyncio.get_running_loop()
         prepared = await loop.run_in_executor(self._prepare_pool(), self.prepare, body, request, system)
         if isinstance(prepared, Accepted):
-            return prepared.doc_id
-        accepted = await asyncio.wrap_future(self.intake.enqueue(prepared.draft))
-        return self.finish(prepared, accepted)
+            return prepared.doc_id, ""
+        if prepared.business is not None:  # rare: its own transaction, with its history row
+            accepted = await loop.run_in_executor(self._prepare_pool(), self._commit_business, prepared)
+            assert accepted is not None
+        else:
+            accepted = await asyncio.wrap_future(self.intake.enqueue(prepared.draft))
+        if not accepted.created:
+            await loop.run_in_executor(self._prepare_pool(), self._complete_routes, prepared, accepted)
+        return self.finish(prepared, accepted), prepared.note
+
+    def _commit_business(self, prepared: PreparedSubmission) -> Accepted | None:
+        if prepared.business is None:
+            return None
+        kind, target, reason = prepared.business
+        return business.record_business(
+            self.ledger, prepared.draft, business_type=kind, target_document_id=target, reason=reason,
+            signature=prepared.draft.signature,
+        )
+
+    def _complete_routes(self, prepared: PreparedSubmission, accepted: Accepted) -> None:
+        """The same package again: add the recipients an earlier (partial) send left out."""
+        added = business.add_missing_routes(self.ledger, accepted.doc_id, prepared.draft.routes, prepared.draft)
+        if added:
+            log.info("partial send completed", extra={"document_id": prepared.draft.document_id, "added": added})
+            self.work_available.set()
 
     def _prepare_pool(self) -> ThreadPoolExecutor:
         if self._prepare_executor is None:
@@ -161,6 +195,11 @@ class HubService:
         ``adapter`` names the legacy adapter the package was translated by (kept on its messages).
         """
         data = body[:-2] if body.endswith(b"\r\n") else body
+        start = data.lstrip()[:5].removeprefix(b"\xef\xbb\xbf")
+        if data.strip() and not data.lstrip().removeprefix(b"\xef\xbb\xbf").startswith(b"<"):
+            raise SchemaValidationError(
+                f"the body is not an XML document (it starts with {start!r}); sendEdoc expects the .edxml file"
+            )
         declared = request.get("hash-file")
         digest = hashlib.sha256(data).digest()  # once: for hash-file and for the blob's name
         if declared is not None and declared.lower() != sdk_hex(digest):
@@ -193,7 +232,8 @@ class HubService:
         trace = pkg.trace.trace_headers if pkg.trace is not None else ()
         trace_ids = [t.organ_id for t in trace]
         self.router.check_loop(trace_ids)
-        recipients = self._recipients(pkg, request)
+        chosen = self._recipients(pkg, request, system, sender)
+        recipients = list(chosen.chosen)
         routes = self.router.route(recipients, trace_ids)
         original = self.blobs.put_bytes(data, sha256=digest)
         hop = hop_recipe(self.settings.node_id, vn_now(self.settings))
@@ -202,7 +242,7 @@ class HubService:
         if isinstance(pkg, StatusPackage):
             self.blobs.sync()  # the status path commits on its own: make its blob durable first
             doc_id, created = self._accept_status(
-                pkg, sender, system, routes, original, hop, out_sha, out_size, adapter
+                pkg, sender, system, routes, original, hop, out_sha, out_size, adapter, request.signature
             )
             log.info(
                 "status package %s",
@@ -212,8 +252,13 @@ class HubService:
             if created and any(r.kind != "local" for r in routes):
                 self.work_available.set()
             return Accepted(doc_id, created)
+        kind = int(pkg.business_type)
+        biz = pkg.trace.business if pkg.trace is not None else None
         return PreparedSubmission(
             SubmissionDraft(
+                idem_extra=business.idem_extra(kind),
+                signature=request.signature or None,
+                partial=(chosen.chosen, chosen.omitted) if chosen.partial else None,
                 message_type="edoc",
                 document_id=pkg.header.document_id,
                 sender=sender,
@@ -228,7 +273,9 @@ class HubService:
                 code=str(pkg.header.code),
                 adapter=adapter,
                 actor=system.system_id,
-            )
+            ),
+            note=to_header.partial_note(chosen) if chosen.partial else "",
+            business=(kind, biz.document_id if biz else None, biz.reason if biz else None) if kind else None,
         )
 
     def _accept_status(
@@ -242,6 +289,7 @@ class HubService:
         out_sha: str,
         out_size: int,
         adapter: str | None = None,
+        signature: str = "",
     ) -> tuple[str, bool]:
         """Status packages also move other messages' business state, so they take the ORM path."""
         document_id, status_code = pkg.response_for.document_id, pkg.status_code.wire
@@ -258,6 +306,7 @@ class HubService:
                 idem_extra=f"{status_code}|{pkg.timestamp.isoformat()}",
             )
             if created:
+                signed_requests.record(s, system.system_id, signature, "sendEdoc", sub.doc_id)
                 for route in routes:
                     self.ledger.add_message(
                         s,
@@ -292,21 +341,36 @@ class HubService:
                 )
             return sub.doc_id, created
 
-    def _recipients(self, pkg: EdocPackage | StatusPackage, request: VerifiedRequest) -> list[str]:
-        """The ``to`` header when the sender (or the previous hop) gives one, else the package's."""
-        header_to = request.get("to")
-        if header_to:
-            try:
-                parsed = json.loads(header_to)
-            except ValueError:
-                parsed = [p for p in header_to.split(",") if p.strip()]
-            if not isinstance(parsed, list) or not all(isinstance(p, str) for p in parsed):
-                raise BadRequestError("the 'to' header must be a JSON array of OrganIds")
-            if parsed:
-                return [p.strip() for p in parsed]
+    def _recipients(
+        self, pkg: EdocPackage | StatusPackage, request: VerifiedRequest, system: SystemInfo, sender: str
+    ) -> to_header.Recipients:
+        """The package's recipients, narrowed by a signed ``to`` (:mod:`gateway.server.recipients`).
+
+        A revocation/update/replacement also goes to everyone the document already went to; a
+        status 13 (the sender withdraws its own document: ResponseFor names the sender itself)
+        goes to the original's recipients.
+        """
+        also: list[str] = []
         if isinstance(pkg, StatusPackage):
-            return [pkg.response_for.organ_id]
-        return [o.organ_id for o in pkg.header.to]
+            own = [pkg.response_for.organ_id]
+            if pkg.status_code.wire == "13":
+                also = business.known_recipients(self.ledger, pkg.response_for.document_id, sender)
+                if also and pkg.response_for.organ_id == sender:
+                    own = also
+        else:
+            own = [o.organ_id for o in pkg.header.to]
+            if int(pkg.business_type):
+                also = business.known_recipients(self.ledger, pkg.header.document_id, sender)
+                own = own + [a for a in also if a not in own]
+        relayed_status = isinstance(pkg, StatusPackage) and system.kind == "hub"
+        return to_header.resolve(
+            own,
+            request.get("to"),
+            self.directory,
+            also_allowed=also,
+            check=not relayed_status,
+            flag_partial=system.kind == "agency",
+        )
 
     # -- the receiving side -----------------------------------------------------------------------
 
@@ -372,12 +436,21 @@ class HubService:
     def fetch_base64(self, system: SystemInfo, doc_id: str) -> str:
         return base64.b64encode(self.fetch(system, doc_id)).decode("ascii")
 
-    def update_status(self, system: SystemInfo, doc_id: str, status: str, description: str | None) -> None:
+    def update_status(
+        self, system: SystemInfo, doc_id: str, status: str, description: str | None, signature: str = ""
+    ) -> None:
+        """updateStatus; the same signed request again (the replay cache) has no second effect."""
         status = status.strip().lower()
         if status not in TRANSPORT_STATUSES:
             raise BadRequestError(f"status must be one of {sorted(TRANSPORT_STATUSES)}, not {status!r}")
         with self.ledger.transaction() as s:
             msg = self._own(s, system, doc_id)
+            cached = signed_requests.seen(s, system.system_id, signature)
+            if cached is not None:
+                replayed_elsewhere("updateStatus", (cached.operation, cached.result))
+                log.info("updateStatus replayed: no second effect", extra={"document_id": msg.document_id})
+                return
+            signed_requests.record(s, system.system_id, signature, "updateStatus", doc_id)
             msg.transport_status = status
             if status == "done":
                 if msg.state == State.QUEUED.value:
@@ -411,34 +484,8 @@ class HubService:
     def sent_list(
         self, system: SystemInfo, messagetype: str | None, doc_id: str | None
     ) -> list[dict[str, Any]]:
-        with self.ledger.reader() as s:
-            q = (
-                select(Submission, Message)
-                .join(Message, Message.submission_id == Submission.id)
-                .where(Submission.system_id == system.system_id)
-            )
-            if messagetype:
-                q = q.where(Submission.message_type == messagetype)
-            if doc_id:
-                q = q.where(Submission.doc_id == doc_id)
-            rows = s.execute(q.order_by(Submission.id.desc()).limit(1000)).all()
-        return [
-            {
-                "senderDocId": sub.doc_id,
-                "receiverDocId": msg.remote_doc_id or msg.doc_id,
-                "fromCode": sub.sender,
-                "toCode": ",".join(json.loads(msg.recipients)),
-                "sendStatus": msg.state,
-                "sendStatusDesc": msg.last_error or "",
-                "receiveStatus": msg.status_code or "",
-                "receiveStatusDesc": msg.transport_status,
-                "sentTime": axis_time(sub.received_at, self.settings),
-                "receivedTime": axis_time(msg.delivered_at, self.settings),
-                "notation": msg.code or "",
-                "title": msg.subject or "",
-            }
-            for sub, msg in rows
-        ]
+        """getSentEdocList: one row per recipient organisation (:mod:`gateway.server.sent_list`)."""
+        return sent_rows.rows(self.ledger, self.settings, system.system_id, messagetype, doc_id)
 
     def agencies(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = [

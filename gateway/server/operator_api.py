@@ -69,6 +69,16 @@ def build_operator_router(hub: HubService) -> APIRouter:
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc
 
+    @router.get(
+        "/documents/{document_id:path}/history",
+        summary="A document's submissions, business operations and statuses, in order",
+    )
+    async def history(document_id: str, _: Operator) -> dict[str, Any]:
+        from gateway.ledger.business import document_history
+
+        rows = await run_in_threadpool(document_history, hub.ledger, document_id)
+        return {"document_id": document_id, "history": rows}
+
     @router.post("/messages/{doc_id}/retry", summary="Retry or re-queue a FAILED or DEAD message")
     async def retry(doc_id: str, body: RetryRequest, who: Operator) -> dict[str, Any]:
         try:

@@ -114,6 +114,8 @@ class VerifiedRequest:
     system_id: str
     values: Mapping[str, str]
     timestamp: datetime | None
+    signature: str = ""
+    """The HMAC (``XroadVnpt-hash-header``): the identity of this signed request in the replay cache."""
 
     def get(self, name: str, default: str | None = None) -> str | None:
         return self.values.get(name.lower(), default)
@@ -127,13 +129,18 @@ def verify_headers(
     secret_for: SecretLookup,
     *,
     now: datetime | None = None,
-    window_seconds: int = 900,
+    window_seconds: int | None = 900,
     utc_offset_minutes: int = 420,
 ) -> VerifiedRequest:
     """Check an incoming request's signature; raise :class:`AuthorizationError` saying why it fails.
 
     ``headers`` must be case-insensitive (Starlette's are); values as received (latin-1 text).
     ``secret_for(system_id)`` returns the system's secret or ``None`` for an unknown system.
+    A signed ``timestamp`` and ``XroadVnpt-sign-header-key`` are always required (the SDK always
+    sends both). ``window_seconds=None`` leaves the timestamp's age to the caller (the hub applies
+    its per-system policy, :mod:`gateway.server.replay`); ``0`` disables the age check.
+    Two signed names that differ only in case (``docId`` and ``docid``, which a reused SDK
+    instance sends together) must carry the same value, else the request is refused.
     """
     lower = {k.lower(): v for k, v in headers.items()}
     sign_raw = lower.get(SIGN_HEADER.lower())
@@ -148,6 +155,7 @@ def verify_headers(
     if not isinstance(signed_obj, dict):
         raise AuthorizationError("XroadVnpt-sign-header is not a JSON object")
     values: dict[str, str] = {}
+    conflicts: list[str] = []
     for key, value in signed_obj.items():
         if (
             not isinstance(key, str)
@@ -155,7 +163,10 @@ def verify_headers(
             or not isinstance(value, str)
         ):
             raise AuthorizationError(f"XroadVnpt-sign-header entry {key!r} is not an XroadVnpt-* string")
-        values[key[len(PREFIX) :].lower()] = value
+        name = key[len(PREFIX) :].lower()
+        if name in values and values[name] != value:
+            conflicts.append(name)
+        values[name] = value
     system_id = values.get("systemid")
     if not system_id:
         raise AuthorizationError("the signed headers carry no systemid")
@@ -165,21 +176,25 @@ def verify_headers(
     expected = hmac_hex(secret, sign_bytes)
     if not hmac.compare_digest(expected, given_hash.strip().lower()):
         raise AuthorizationError(f"bad signature (XroadVnpt-hash-header) for system {system_id!r}")
+    if conflicts:  # checked after the HMAC, so the refusal is attributed to a verified system
+        raise AuthorizationError(
+            f"the signed headers carry {conflicts[0]!r} twice with different values (names differing only "
+            "in case, as a reused SDK instance sends them): refused as ambiguous"
+        )
     listed = lower.get(SIGN_HEADER_KEY.lower())
-    if listed is not None:
-        names = {n.strip().lower().removeprefix(PREFIX.lower()) for n in listed.split(";") if n.strip()}
-        if names != set(values):
-            raise AuthorizationError("XroadVnpt-sign-header-key does not list exactly the signed names")
+    if listed is None:
+        raise AuthorizationError("missing XroadVnpt-sign-header-key (the SDK always sends it)")
+    names = {n.strip().lower().removeprefix(PREFIX.lower()) for n in listed.split(";") if n.strip()}
+    if names != set(values):
+        raise AuthorizationError("XroadVnpt-sign-header-key does not list exactly the signed names")
     for name, value in values.items():
         sent = lower.get((PREFIX + name).lower())
         if sent is not None and sent != _header_safe(value):
             raise AuthorizationError(f"header {PREFIX}{name} differs from its signed value")
-    stamp: datetime | None = None
-    if "timestamp" in values:
-        stamp = parse_sdk_timestamp(values["timestamp"], utc_offset_minutes)
+    if not values.get("timestamp"):
+        raise AuthorizationError("the signed headers carry no timestamp")
+    stamp = parse_sdk_timestamp(values["timestamp"], utc_offset_minutes)
     if window_seconds:
-        if stamp is None:
-            raise AuthorizationError("the signed headers carry no timestamp")
         current = now or datetime.now(UTC)
         skew = abs((current - stamp).total_seconds())
         if skew > window_seconds:
@@ -187,7 +202,7 @@ def verify_headers(
                 f"timestamp {values['timestamp']} is {int(skew)} s away from the hub clock "
                 f"(window {window_seconds} s, read as UTC{utc_offset_minutes / 60:+g})"
             )
-    return VerifiedRequest(system_id=system_id, values=values, timestamp=stamp)
+    return VerifiedRequest(system_id=system_id, values=values, timestamp=stamp, signature=expected)
 
 
 __all__ = [

@@ -7,6 +7,7 @@ the SDK's scheme.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -133,3 +134,139 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(interval)
+
+
+# -- the official SDK's client *instance*, replayed from its decompiled code ----------------------
+
+class SdkResult:
+    """What the SDK's result object would hold: ``None`` fields where it read nothing."""
+
+    def __init__(self, status=None, error_code=None, error_desc=None, doc_id=None, data=None, count=None):
+        self.status, self.error_code, self.error_desc = status, error_code, error_desc
+        self.doc_id, self.data, self.count = doc_id, data, count
+
+    def __repr__(self) -> str:
+        return f"SdkResult({vars(self)!r})"
+
+
+def _gson(value: str) -> str:
+    """Gson's JsonObject.toString escaping of one string (HTML-safe: < > & = ' as \\uXXXX)."""
+    out = json.dumps(value, ensure_ascii=False)
+    for ch in "<>&='":
+        out = out.replace(ch, f"\\u{ord(ch):04x}")
+    return out
+
+
+class SdkInstance:
+    """One ``KnobstickServiceImp``/``AgencyServiceImp`` object, as agency software keeps it.
+
+    Reproduces VnptService: the header map lives in the instance and is never cleared (every
+    call ``put``s its keys over the previous ones, ``hash-file`` included); ``timestamp`` is set
+    once, in the constructor, as ``SimpleDateFormat("ddMMyyyy'T'HHmmss+SSSS")`` of the JVM's
+    local time (``zone``); the signed JSON follows the HashMap's iteration order (arbitrary:
+    here, sorted by a hash of the name); sendEdoc's body is the file + CRLF; each result parser
+    reads its keys with ``get(k).getAsString()`` and returns ``None`` when one is missing (the
+    NullPointerException the SDK swallows).
+    """
+
+    def __init__(self, url: str, system_id: str, secret: str, *, zone: timezone = VN,
+                 created: datetime | None = None):
+        self.url, self.secret = url, secret
+        moment = (created or datetime.now(zone)).astimezone(zone)
+        self.headers: dict[str, str] = {
+            "timestamp": moment.strftime("%d%m%YT%H%M%S") + "+" + f"{moment.microsecond // 1000:04d}",
+            "systemid": system_id,
+        }
+        self.last_request: dict[str, str] = {}
+
+    # the HashMap order: arbitrary but stable for a given key set
+    def _ordered(self) -> list[tuple[str, str]]:
+        return sorted(self.headers.items(), key=lambda kv: hashlib.md5(kv[0].encode()).hexdigest())
+
+    def signed_headers(self) -> dict[str, str]:
+        items = self._ordered()
+        sign_header = "{" + ",".join(f"{_gson('XroadVnpt-' + k)}:{_gson(v)}" for k, v in items) + "}"
+        out = {"XroadVnpt-" + k: v.encode().decode("latin-1") for k, v in items}
+        out["Content-Type"] = self.headers["Content-Type"]
+        out["XroadVnpt-sign-header-key"] = ";".join(k for k, _ in items)
+        out["XroadVnpt-sign-header"] = sign_header.encode().decode("latin-1")
+        out["XroadVnpt-hash-header"] = hmac.new(self.secret.encode(), sign_header.encode(), hashlib.sha256).hexdigest()
+        out["User-Agent"] = "JAVASDKAgent/1.0.0 XRoad/VPCP"
+        out["XroadVnpt-version"] = "3.0.201608"
+        return out
+
+    def _put(self, header_object: dict, content_type: str, to_as_json: bool = False) -> None:
+        self.headers["Content-Type"] = content_type
+        for k, v in header_object.items():
+            self.headers[k] = json.dumps(v, separators=(",", ":")) if (to_as_json and k == "to") else str(v)
+
+    def _post(self, op: str, body: bytes | None, method: str = "POST") -> httpx.Response:
+        self.last_request = self.signed_headers()
+        return httpx.request(method, f"{self.url}/{op}", content=body, headers=self.last_request, timeout=30)
+
+    @staticmethod
+    def _read(response: httpx.Response, *keys: str) -> SdkResult | None:
+        try:
+            obj = json.loads(response.text)
+            base = [obj[k] for k in ("status", "ErrorCode", "ErrorDesc")]
+            if any(not isinstance(v, str) for v in base):
+                return None  # getAsString on a non-string element throws
+            result = SdkResult(*base)
+            if "DocId" in keys:
+                if not isinstance(obj["DocId"], str):
+                    return None
+                result.doc_id = obj["DocId"]
+            if "data" in keys and result.error_code == "0":
+                result.data = obj["data"]
+            if "data64" in keys and result.status != "FAIL":
+                result.data = base64.b64decode(obj["data"])
+            if "count" in keys and result.status != "FAIL":
+                result.count = int(obj["count"])
+            return result
+        except (KeyError, ValueError, TypeError):
+            return None
+
+    # KnobstickServiceImp
+    def send_edoc(self, header_object: dict, data: bytes) -> SdkResult | None:
+        self._put(header_object, "application/octet-stream", to_as_json=True)
+        self.headers["hash-file"] = "".join(format(b, "x") for b in hashlib.sha256(data).digest())
+        return self._read(self._post("sendEdoc", data + b"\r\n"), "DocId")
+
+    def get_received_edoc_list(self, header_object: dict) -> SdkResult | None:
+        self._put(header_object, "application/json")
+        return self._read(self._post("getReceivedEdocList", b""), "data")
+
+    def get_sent_edoc_list(self, header_object: dict) -> SdkResult | None:
+        self._put(header_object, "application/json")
+        return self._read(self._post("getSentEdocList", b""), "data")
+
+    def get_edoc(self, header_object: dict) -> SdkResult | None:
+        self._put(header_object, "application/json")
+        return self._read(self._post("getEdoc", b"{}"), "data64")
+
+    def download_edoc(self, header_object: dict) -> SdkResult:
+        """SUCCESS whenever the body written to ``<docId>.edxml`` is not empty (the SDK's rule)."""
+        self._put(header_object, "application/json")
+        body = self._post("downloadEdoc", None, "GET").content
+        return SdkResult("SUCCESS", "0", data=body) if body else SdkResult("FAIL", "100")
+
+    def update_status(self, header_object: dict) -> SdkResult | None:
+        self._put(header_object, "application/json")
+        return self._read(self._post("updateStatus", b"{}"))
+
+    def count_receive_edoc(self, header_object: dict | None = None) -> SdkResult | None:
+        self._put(header_object or {}, "application/json")
+        return self._read(self._post("countReceiveEdoc", None, "GET"), "count")
+
+    # AgencyServiceImp
+    def get_agencies_list(self, header_object: dict | None = None) -> SdkResult | None:
+        self._put(header_object or {}, "application/json")
+        return self._read(self._post("getAgenciesList", b""), "data")
+
+    def register_agency(self, header_object: dict, data: dict) -> SdkResult | None:
+        self._put(header_object, "application/json")
+        return self._read(self._post("registerAgency", json.dumps(data).encode()))
+
+    def delete_agency(self, header_object: dict) -> SdkResult | None:
+        self._put(header_object, "application/json")
+        return self._read(self._post("deleteAgency", b""))

@@ -12,12 +12,14 @@ from gateway.config import HubSettings
 from gateway.edxml import Organization, build_package
 from gateway.edxml.samples import sample_edoc
 
+pytestmark = pytest.mark.db
+
 G22 = "000.00.00.G22"
 
 
 @pytest.mark.parametrize("compat", [False, True])
-def test_refusals_are_answered_with_200_only_in_compat_mode(tmp_path: Path, compat: bool) -> None:
-    settings = HubSettings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'h.db'}",
+def test_refusals_are_answered_with_200_only_in_compat_mode(tmp_path: Path, compat: bool, database_url: str) -> None:
+    settings = HubSettings(data_dir=tmp_path / "data", database_url=database_url,
                            node_id="COMPAT.W00", fail_with_http_200=compat)
     with running_hubs(settings) as (hub,):
         hub.ledger.add_system("sys-h41", "right-secret", ["000.00.00.H41"])
