@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Engine, Select, event, func, or_, select
 
 from gateway.ledger.models import Message
 from gateway.ledger.states import State
@@ -29,6 +29,24 @@ from gateway.server.console.i18n import vn_day_start_utc
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 STATES = tuple(s.value for s in State)
+
+
+SQLITE_CASEFOLD = "lt_casefold"
+
+
+def install_sqlite_casefold(engine: Engine) -> None:
+    """SQLite's ``lower()`` folds ASCII only; register a Unicode casefold for subject searches
+    ("LIÊN THÔNG" finds "liên thông"). Pooled connections are dropped so every one has it."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    def on_connect(dbapi_connection: Any, _record: object) -> None:
+        dbapi_connection.create_function(
+            SQLITE_CASEFOLD, 1, lambda v: v.casefold() if isinstance(v, str) else v, deterministic=True
+        )
+
+    event.listen(engine, "connect", on_connect)
+    engine.dispose()
 
 
 def _like_escape(text: str) -> str:
@@ -79,7 +97,7 @@ class DocumentQuery:
         kind = q.type if q.type in {"edoc", "status", ""} else "edoc"
         return replace(q, limit=limit, state=state, type=kind)
 
-    def statement(self) -> Select[Any]:
+    def statement(self, dialect: str = "postgresql") -> Select[Any]:
         q = select(Message)
         if self.number:
             if "/" in self.number:
@@ -91,7 +109,11 @@ class DocumentQuery:
         if self.document_id:
             q = q.where(Message.document_id == self.document_id)
         if self.subject:
-            q = q.where(Message.subject.ilike("%" + _like_escape(self.subject) + "%", escape="\\"))
+            pattern = "%" + _like_escape(self.subject) + "%"
+            if dialect == "sqlite":
+                q = q.where(getattr(func, SQLITE_CASEFOLD)(Message.subject).like(pattern.casefold(), escape="\\"))
+            else:
+                q = q.where(Message.subject.ilike(pattern, escape="\\"))
         if self.sender:
             q = q.where(Message.sender == self.sender)
         if self.recipient:
@@ -138,7 +160,7 @@ class DocumentRow:
 def search_documents(ledger: Ledger, query: DocumentQuery) -> tuple[list[DocumentRow], int | None]:
     """The page of rows and the ``before`` of the next page (``None`` on the last page)."""
     with ledger.reader() as s:
-        rows = s.execute(query.statement()).scalars().all()
+        rows = s.execute(query.statement(ledger.read_engine.dialect.name)).scalars().all()
         out = [
             DocumentRow(
                 m.id,
@@ -172,4 +194,4 @@ def _recipients(raw: str) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-__all__ = ["PAGE_SIZE", "STATES", "DocumentQuery", "DocumentRow", "search_documents"]
+__all__ = ["PAGE_SIZE", "STATES", "DocumentQuery", "DocumentRow", "install_sqlite_casefold", "search_documents"]

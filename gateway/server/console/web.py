@@ -33,6 +33,7 @@ from gateway.server.console.auth import (
     load_or_create_secret,
 )
 from gateway.server.console.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, translator, vn_datetime
+from gateway.server.console.search import install_sqlite_casefold
 from gateway.server.hub import HubService
 
 log = logging.getLogger("lienthong.console")
@@ -87,6 +88,7 @@ class Console:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        install_sqlite_casefold(hub.ledger.read_engine)
         env.filters["vn"] = vn_datetime
         env.filters["urlq"] = lambda v: quote(str(v), safe="")
         return cls(
