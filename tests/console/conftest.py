@@ -17,16 +17,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
-from hubkit import free_port, running_hubs, sdk_call, sdk_send, wait_for  # noqa: E402
+from hubkit import free_port, running_hubs, sdk_call, sdk_send, wait_for
 
-from gateway.config import ConsoleSettings, HubSettings  # noqa: E402
-from gateway.edxml import Attachment, BytesPayload, Organization, build_package  # noqa: E402
-from gateway.edxml.samples import sample_edoc, sample_status  # noqa: E402
-from gateway.ledger.operators import add_key  # noqa: E402
-from gateway.pipeline import stamp_package  # noqa: E402
-from gateway.signing.profiles import load_signing_settings  # noqa: E402
-from gateway.signing.sign import DocumentSigner  # noqa: E402
-from gateway.signing.testing import make_sample_pdf  # noqa: E402
+from gateway.config import ConsoleSettings, HubSettings
+from gateway.edxml import Attachment, BytesPayload, Organization, build_package
+from gateway.edxml.samples import sample_edoc, sample_status
+from gateway.ledger.operators import add_key
+from gateway.pipeline import stamp_package
+from gateway.signing.profiles import load_signing_settings
+from gateway.signing.sign import DocumentSigner
+from gateway.signing.testing import make_sample_pdf
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = ROOT / "certs.example" / "profiles.toml"

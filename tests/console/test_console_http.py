@@ -61,7 +61,7 @@ def test_session_cookie_flags_headers_and_audit(console_hub) -> None:
     fresh = httpx.Client(base_url=console_hub.url, follow_redirects=False, headers=HTML)
     form = fresh.get("/console/login")
     answer = fresh.post("/console/login", data={"csrf": csrf_of(form.text), "key": console_hub.key})
-    set_cookie = [v for k, v in answer.headers.multi_items() if k == "set-cookie" and v.startswith("lt_session=")][0]
+    set_cookie = next(v for k, v in answer.headers.multi_items() if k == "set-cookie" and v.startswith("lt_session="))
     assert "HttpOnly" in set_cookie and "SameSite=strict" in set_cookie and "Path=/console" in set_cookie
     assert "Secure" not in set_cookie  # plain http on 127.0.0.1; https or console.cookie_secure adds it
     assert console_hub.key not in set_cookie

@@ -36,7 +36,8 @@ def safe_filename(name: str, default: str = "download") -> str:
 
 def content_disposition(name: str) -> str:
     clean = safe_filename(name)
-    ascii_name = unicodedata.normalize("NFKD", clean.replace("đ", "d").replace("Đ", "D")).encode("ascii", "ignore").decode("ascii")
+    folded = unicodedata.normalize("NFKD", clean.replace("đ", "d").replace("Đ", "D"))
+    ascii_name = folded.encode("ascii", "ignore").decode("ascii")
     ascii_name = re.sub(r"[^A-Za-z0-9.\-_ ()\[\]]", "_", ascii_name).strip(" .") or "download"
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(clean, safe='')}"
 
