@@ -10,13 +10,16 @@ with status 03; a document whose subject is an XSS attempt; a document that beco
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from db_fixtures import database_url, hub_settings, ledger, make_database_url  # noqa: F401
 from hubkit import free_port, running_hubs, sdk_call, sdk_send, wait_for
 
 from gateway.config import ConsoleSettings, HubSettings
@@ -64,12 +67,36 @@ def _signed_edoc(number: int):
 
 
 @pytest.fixture(scope="module")
-def console_hub(tmp_path_factory) -> ConsoleHub:
+def module_database_url(tmp_path_factory) -> Iterator[str]:
+    """SQLite, or a fresh PostgreSQL schema when LIENTHONG_TEST_DATABASE_URL is set (make test-pg)."""
+    import os
+    import uuid
+
+    from db_fixtures import PG_ENV, _pg_schema_url
+    from sqlalchemy import create_engine, text
+
+    base = os.environ.get(PG_ENV)
+    if not base:
+        yield f"sqlite:///{tmp_path_factory.mktemp('console-db') / 'ledger.db'}"
+        return
+    schema = f"t_console_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield _pg_schema_url(base, schema)
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def console_hub(tmp_path_factory, module_database_url) -> Iterator[ConsoleHub]:
     tmp = tmp_path_factory.mktemp("console")
     from gateway.config import RemoteHubSettings
 
     settings = HubSettings(
         data_dir=tmp / "hub",
+        database_url=module_database_url,
         node_id="02.41.W00",
         delivery_poll_seconds=0.1,
         delivery_backoff_base_seconds=0.05,
