@@ -57,15 +57,15 @@ SELECT g, md5('m' || g)::uuid::text, 'out', CASE WHEN g % 10 = 0 THEN 'status' E
         || ' năm ' || (2020 + g % 7) || ' đợt ' || (g % 13),
     g || '/' || (ARRAY['QĐ-UBND','UBND-VX','BC-STC','KH-SNV','CV-VPCP'])[g % 5 + 1],
     CASE WHEN g % 10 = 0 THEN '03' ELSE NULL END, 'done',
-    timestamp '2026-12-01 00:00' - (g * interval '31 seconds'),
-    timestamp '2026-12-01 00:00' - (g * interval '31 seconds') + interval '5 minutes',
-    timestamp '2026-12-01 00:00' - (g * interval '31 seconds') + interval '2 seconds'
+    timestamp '2026-12-01 00:00' - ((:rows - g) * interval '31 seconds'),
+    timestamp '2026-12-01 00:00' - ((:rows - g) * interval '31 seconds') + interval '5 minutes',
+    timestamp '2026-12-01 00:00' - ((:rows - g) * interval '31 seconds') + interval '2 seconds'
 FROM generate_series(1, :rows) g
 """
 DEAD = "UPDATE messages SET state = 'DEAD', last_error = 'refused by the next hop' WHERE id % 1000 = 7"
 AUDIT = """
 INSERT INTO audit_entries (seq, at, actor, event, message_id, document_id, detail, prev_hash, hash)
-SELECT g, timestamp '2026-12-01 00:00' - (g * interval '31 seconds'), 'hub', 'message.created', g,
+SELECT g, timestamp '2026-12-01 00:00' - ((:rows - g) * interval '31 seconds'), 'hub', 'message.created', g,
     '000.00.' || lpad((g % 97)::text, 2, '0') || '.H41,2026/01/01,' || g || '/QĐ-UBND',
     '{"state":"QUEUED"}', md5('h' || (g - 1)) || md5('i' || (g - 1)), md5('h' || g) || md5('i' || g)
 FROM generate_series(1, :rows) g
@@ -154,6 +154,7 @@ def main() -> int:
                     "sender + state": lambda: {"sender": f"000.00.{rnd.randint(0, 96):02d}.H41", "state": "S03_ACCEPTED"},
                     "recipient": lambda: {"recipient": f"000.00.00.G{rnd.randint(0, 52):02d}"},
                     "date range": lambda: {"since": "2026-06-01", "until": "2026-06-07"},
+                    "date range + subject": lambda: {"since": "2026-03-01", "until": "2026-03-31", "subject": "nước sạch"},
                     "state DEAD": lambda: {"state": "DEAD", "type": ""},
                     "deep keyset page": lambda: {"before": rid()},
                     "no filter": lambda: {},

@@ -198,3 +198,23 @@ def test_open_redirect_after_login_is_refused(console_hub) -> None:
     answer = c.post("/console/login", data={"csrf": csrf_of(form.text), "key": console_hub.key,
                                             "next": "//evil.example/"})
     assert answer.status_code == 303 and answer.headers["location"] == "/console/"
+
+
+def test_date_range_pages_follow_time_order(console_hub) -> None:
+    from datetime import date
+
+    c = login(console_hub.url, console_hub.key)
+    today = date.today().isoformat()
+    params = {"since": "2020-01-01", "until": "2100-01-01", "type": "", "limit": 2}
+    seen: list[str] = []
+    page = c.get("/console/documents", params=params).text
+    while True:
+        seen += re.findall(r'href="/console/documents/([^"]+)" class="doc-link"', page)
+        nxt = re.search(r'href="([^"]+)" id="next-page"', page)
+        if not nxt:
+            break
+        page = c.get(unescape(nxt.group(1))).text
+    everything = re.findall(r'href="/console/documents/([^"]+)" class="doc-link"',
+                            c.get("/console/documents", params={"type": "", "limit": 200}).text)
+    assert len(seen) == len(set(seen)) == len(everything) >= 4 and set(seen) == set(everything)
+    assert today and 'id="no-results"' in c.get("/console/documents", params={"until": "2001-01-01"}).text

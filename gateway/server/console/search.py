@@ -5,6 +5,9 @@ state). Filters combine with AND: number/notation (exact, or every notation of t
 no ``/`` is given), DocumentId (exact), subject text (case-insensitive substring), sender
 (exact OrganId), recipient (an OrganId of the recipient list), state, message type and a date
 range in Vietnam days. Pages are keyset (``id < before``) so page 1000 costs what page 1 does;
+with a date range the order is ``(created_at, id)`` descending and the keyset follows it, so the
+created_at index bounds the scan (ordered by id alone, PostgreSQL would walk the primary key from
+the newest row back to the range, half a million rows for a week in the middle of the year);
 ``limit + 1`` rows are read to know whether a next page exists, no total is counted.
 
 Indexes (migration 0005): ``messages.code`` for the number, trigram GIN indexes on subject and
@@ -19,7 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Engine, Select, event, func, or_, select
+from sqlalchemy import Engine, Select, event, func, literal, or_, select, tuple_
 
 from gateway.ledger.models import Message
 from gateway.ledger.states import State
@@ -94,10 +97,15 @@ class DocumentQuery:
         q = cls(**values)
         limit = max(1, min(q.limit, MAX_PAGE_SIZE))
         state = q.state.upper() if q.state.upper() in STATES else ""
-        kind = q.type if q.type in {"edoc", "status", ""} else "edoc"
+        kind = q.type if q.type in {"edoc", "status", ""} else "edoc"  # "" = any type (kept in links)
         return replace(q, limit=limit, state=state, type=kind)
 
-    def statement(self, dialect: str = "postgresql") -> Select[Any]:
+    @property
+    def by_time(self) -> bool:
+        return bool(_day(self.since) or _day(self.until))
+
+    def statement(self, dialect: str = "postgresql", before_at: datetime | None = None) -> Select[Any]:
+        """The SELECT of this search; ``before_at`` is the created_at of row ``before`` (time order)."""
         q = select(Message)
         if self.number:
             if "/" in self.number:
@@ -127,6 +135,14 @@ class DocumentQuery:
             q = q.where(Message.created_at >= vn_day_start_utc(since))
         if until:
             q = q.where(Message.created_at < vn_day_start_utc(until + timedelta(days=1)))
+        if self.by_time:
+            if self.before is not None and before_at is not None:
+                q = q.where(
+                    Message.created_at <= before_at,
+                    tuple_(Message.created_at, Message.id)
+                    < tuple_(literal(before_at, Message.created_at.type), literal(self.before, Message.id.type)),
+                )
+            return q.order_by(Message.created_at.desc(), Message.id.desc()).limit(self.limit + 1)
         if self.before is not None:
             q = q.where(Message.id < self.before)
         return q.order_by(Message.id.desc()).limit(self.limit + 1)
@@ -136,7 +152,11 @@ class DocumentQuery:
         q = replace(self, **changes)
         out = {f.name: getattr(q, f.name) for f in fields(q)}
         return urlencode(
-            {k: v for k, v in out.items() if v not in (None, "") and not (k == "limit" and v == PAGE_SIZE)}
+            {
+                k: v
+                for k, v in out.items()
+                if (v not in (None, "") or k == "type") and not (k == "limit" and v == PAGE_SIZE)
+            }
         )
 
 
@@ -160,7 +180,10 @@ class DocumentRow:
 def search_documents(ledger: Ledger, query: DocumentQuery) -> tuple[list[DocumentRow], int | None]:
     """The page of rows and the ``before`` of the next page (``None`` on the last page)."""
     with ledger.reader() as s:
-        rows = s.execute(query.statement(ledger.read_engine.dialect.name)).scalars().all()
+        before_at = None
+        if query.by_time and query.before is not None:
+            before_at = s.execute(select(Message.created_at).where(Message.id == query.before)).scalar_one_or_none()
+        rows = s.execute(query.statement(ledger.read_engine.dialect.name, before_at)).scalars().all()
         out = [
             DocumentRow(
                 m.id,

@@ -8,6 +8,11 @@
   schema ``public`` so a per-schema test database never owns (and drops) it. Without ``pg_trgm``,
   and on SQLite, substring search is a scan bounded by the other filters (documented in
   docs/console.md): SQLite is for single-host installations with small ledgers.
+* ``messages (state, id)`` and ``messages (sender, id)`` replace the single-column indexes on
+  ``state`` and ``sender`` (every lookup by state or sender alone still uses them): the console's
+  pages are "newest first" (``ORDER BY id DESC LIMIT n``), and with the id in the index a rare
+  state (DEAD: 0.1 % of a million rows) is read directly instead of by walking the primary key
+  backwards and filtering. Net zero index writes per message.
 * ``attempts (outcome, reason)``: the overview's failures and refusals by reason.
 * ``submissions (system_id, received_at)``: the systems page's "last seen".
 
@@ -60,6 +65,10 @@ def upgrade() -> None:
                 )
     else:
         op.create_index("ix_messages_code", "messages", ["code"])
+    op.create_index("ix_messages_state_id", "messages", ["state", "id"])
+    op.create_index("ix_messages_sender_id", "messages", ["sender", "id"])
+    op.drop_index("ix_messages_state", table_name="messages")
+    op.drop_index("ix_messages_sender", table_name="messages")
     op.create_index("ix_attempts_outcome_reason", "attempts", ["outcome", "reason"])
     op.create_index("ix_submissions_system_received", "submissions", ["system_id", "received_at"])
 
@@ -67,6 +76,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_submissions_system_received", table_name="submissions")
     op.drop_index("ix_attempts_outcome_reason", table_name="attempts")
+    op.create_index("ix_messages_sender", "messages", ["sender"])
+    op.create_index("ix_messages_state", "messages", ["state"])
+    op.drop_index("ix_messages_sender_id", table_name="messages")
+    op.drop_index("ix_messages_state_id", table_name="messages")
     if op.get_bind().dialect.name == "postgresql":
         for name, _ in TRGM_INDEXES:
             op.execute(f"DROP INDEX IF EXISTS {name}")
