@@ -26,7 +26,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from gateway.errors import NotFoundError
-from gateway.ledger.audit import entry_hash
+from gateway.ledger.audit import canonical_json, entry_hash
 from gateway.ledger.models import Attempt, AuditEntry, Message, StatusEvent, Submission
 from gateway.ledger.store import Ledger
 
@@ -89,14 +89,13 @@ class Journey:
 BusinessSource = Callable[[Session, Journey], list[BusinessRow]]
 
 
-def _business_from_audit(s: Session, journey: Journey) -> list[BusinessRow]:
-    rows = s.execute(
-        select(AuditEntry)
-        .where(AuditEntry.document_id == journey.document_id, AuditEntry.event.like("business.%"))
-        .order_by(AuditEntry.seq)
-        .limit(MAX_AUDIT)
-    ).scalars()
-    return [BusinessRow(r.at, r.event.removeprefix("business."), r.actor, r.detail) for r in rows]
+def _business_from_audit(_s: Session, journey: Journey) -> list[BusinessRow]:
+    """The ``business.*`` audit entries about the DocumentId (already read with the audit trail)."""
+    return [
+        BusinessRow(a.at, a.event.removeprefix("business."), a.actor, canonical_json(a.detail))
+        for a in journey.audit
+        if a.event.startswith("business.")
+    ]
 
 
 BUSINESS_SOURCES: list[BusinessSource] = [_business_from_audit]
