@@ -29,3 +29,23 @@ def test_airflow_not_configured_and_unreachable() -> None:
     assert AirflowReader(ConsoleSettings()).status().configured is False
     down = AirflowReader(ConsoleSettings(airflow_url=f"http://127.0.0.1:{free_port()}", airflow_username="u")).status()
     assert down.configured and down.error and "Connect" in down.error and not down.runs
+
+
+def test_secure_cookie_follows_the_scheme_unless_forced() -> None:
+    from types import SimpleNamespace
+
+    from starlette.requests import Request
+
+    from gateway.config import HubSettings
+    from gateway.server.console.web import Console
+
+    def req(scheme: str) -> Request:
+        return Request({"type": "http", "scheme": scheme, "path": "/console/login", "headers": [],
+                        "query_string": b"", "server": ("hub", 443)})
+
+    def secure(forced, scheme: str) -> bool:
+        fake = SimpleNamespace(hub=SimpleNamespace(settings=HubSettings(console=ConsoleSettings(cookie_secure=forced))))
+        return Console.secure_cookies(fake, req(scheme))  # type: ignore[arg-type]
+
+    assert secure(None, "https") and not secure(None, "http")
+    assert secure(True, "http") and not secure(False, "https")
