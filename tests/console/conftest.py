@@ -19,6 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from console_kit import ARTIFACTS, G22, H41, PROFILES, UNKNOWN, XSS_SUBJECT  # noqa: F401
 from db_fixtures import database_url, hub_settings, ledger, make_database_url  # noqa: F401
 from hubkit import free_port, running_hubs, sdk_call, sdk_send, wait_for
 
@@ -30,12 +31,6 @@ from gateway.pipeline import stamp_package
 from gateway.signing.profiles import load_signing_settings
 from gateway.signing.sign import DocumentSigner
 from gateway.signing.testing import make_sample_pdf
-
-ROOT = Path(__file__).resolve().parents[2]
-PROFILES = ROOT / "certs.example" / "profiles.toml"
-ARTIFACTS = ROOT / "var" / "test-artifacts" / "console"
-H41, G22, UNKNOWN = "000.00.00.H41", "000.00.00.G22", "000.00.00.Z99"
-XSS_SUBJECT = '<script>alert("xss")</script>"><img src=x onerror=alert(1)>'
 
 
 @dataclass

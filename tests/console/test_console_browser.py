@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import ARTIFACTS, XSS_SUBJECT
+from console_kit import ARTIFACTS, XSS_SUBJECT
 from playwright.sync_api import Browser, Page, sync_playwright
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]

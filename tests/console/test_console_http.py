@@ -8,7 +8,7 @@ from html import unescape
 
 import httpx
 import pytest
-from conftest import XSS_SUBJECT
+from console_kit import XSS_SUBJECT
 from helpers import HTML, csrf_of, login
 
 from gateway.ledger import verify_chain
