@@ -68,6 +68,51 @@ class RemoteHubSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    """The operator console (``/console``, gateway/server/console/): sessions, Airflow, signing profiles.
+
+    ``cookie_secure`` = ``None`` marks the session cookie ``Secure`` when the request came over
+    https (behind a TLS proxy run uvicorn with ``--proxy-headers``); ``True``/``False`` force it.
+    ``signing_profiles`` (else ``$LIENTHONG_SIGNING_PROFILES``) gives the trust settings for the
+    signature reports and the certificates whose expiry the overview shows. ``airflow_url`` is the
+    Airflow API server (REST API ``/api/v2``); ``airflow_ui_url`` defaults to it.
+    """
+
+    enabled: bool = True
+    session_minutes: int = 480
+    cookie_secure: bool | None = None
+    signing_profiles: Path | None = None
+    airflow_url: str = ""
+    airflow_ui_url: str = ""
+    airflow_username: str = ""
+    airflow_password: str = field(default="", repr=False)
+    airflow_dag_prefix: str = "lienthong_"
+    max_translate_bytes: int = 512 * 1024
+
+    def __post_init__(self) -> None:
+        if self.session_minutes < 1:
+            raise ConfigurationError("console.session_minutes must be at least 1")
+        if self.airflow_url and not self.airflow_url.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"console.airflow_url must start with http:// or https://, got {self.airflow_url!r}"
+            )
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any], where: str, base: Path) -> ConsoleSettings:
+        allowed = {f.name for f in fields(cls)}
+        unknown = set(data) - allowed
+        if unknown:
+            raise ConfigurationError(f"{where}: unknown keys {sorted(unknown)} (allowed: {sorted(allowed)})")
+        values = dict(data)
+        if values.get("signing_profiles"):
+            values["signing_profiles"] = (base / str(values["signing_profiles"])).resolve()
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise ConfigurationError(f"{where}: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
 class HubSettings:
     """Everything the hub server, the delivery worker and the CLI need to know.
 
@@ -100,6 +145,7 @@ class HubSettings:
     client_retries: int = 2
     validate_packages: bool = True
     fail_with_http_200: bool = False
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -137,14 +183,14 @@ def hash_operator_key(key: str) -> str:
 
 
 _SIMPLE_KEYS = {
-    f.name for f in fields(HubSettings) if f.name not in {"upstream", "peers", "operator_key_hashes"}
+    f.name for f in fields(HubSettings) if f.name not in {"upstream", "peers", "operator_key_hashes", "console"}
 }
 
 
 def _from_toml(path: Path) -> dict[str, Any]:
     raw = read_toml(path, "hub configuration")
     out: dict[str, Any] = {}
-    allowed = _SIMPLE_KEYS | {"upstream", "peers", "operator_key_hashes"}
+    allowed = _SIMPLE_KEYS | {"upstream", "peers", "operator_key_hashes", "console"}
     unknown = set(raw) - allowed
     if unknown:
         raise ConfigurationError(f"{path}: unknown keys {sorted(unknown)}")
@@ -157,6 +203,8 @@ def _from_toml(path: Path) -> dict[str, Any]:
             )
         elif key == "operator_key_hashes":
             out[key] = tuple(str(v).lower() for v in value)
+        elif key == "console":
+            out[key] = ConsoleSettings.from_config(value, f"{path} [console]", path.parent)
         elif key in {"data_dir", "directory_file"}:
             out[key] = (path.parent / str(value)).resolve()
         else:
@@ -195,6 +243,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Hub
             secret=env.get("LIENTHONG_UPSTREAM_SECRET", ""),
             code="upstream",
         )
+    if "LIENTHONG_AIRFLOW_PASSWORD" in env:  # the console's Airflow password, kept out of hub.toml
+        console = values.get("console", ConsoleSettings())
+        values["console"] = replace(console, airflow_password=env["LIENTHONG_AIRFLOW_PASSWORD"])
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "data_dir" in values:
         values["data_dir"] = Path(values["data_dir"])
@@ -211,4 +262,4 @@ def _int(text: str, name: str) -> int:
         raise ConfigurationError(f"{name} must be an integer, got {text!r}") from exc
 
 
-__all__ = ["HubSettings", "RemoteHubSettings", "hash_operator_key", "load_settings"]
+__all__ = ["ConsoleSettings", "HubSettings", "RemoteHubSettings", "hash_operator_key", "load_settings"]

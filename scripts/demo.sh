@@ -121,3 +121,16 @@ $L messages show --data-dir $X/province "$DOC_ID"
 $L audit verify --data-dir $X/province
 $L audit verify --data-dir $X/national
 step "done: everything the demo wrote is under $X"
+
+step "3. the operator's console (docs/console.md): every document's journey on one page"
+SERVE="${LIENTHONG_DEMO_SERVE:-0}"; [[ " $* " == *" --serve "* ]] && SERVE=1
+K_PROV=$($L operators add --data-dir $X/province demo-operator | sed -n 's/^key (shown once.*): //p')
+K_NAT=$($L operators add --data-dir $X/national demo-operator | sed -n 's/^key (shown once.*): //p')
+echo "provincial hub console: http://127.0.0.1:$P_PROV/console/   operator key (throwaway demo key): $K_PROV"
+echo "national hub console:   http://127.0.0.1:$P_NAT/console/   operator key (throwaway demo key): $K_NAT"
+if [[ "$SERVE" == 1 ]]; then
+  echo "hubs keep running for you to click through (log in with the key above); Ctrl-C stops them"
+  wait $PID_PROV $PID_NAT
+else
+  echo "(run 'bash scripts/demo.sh --serve' or 'LIENTHONG_DEMO_SERVE=1 make demo' to keep the hubs running)"
+fi

@@ -29,3 +29,4 @@ def test_demo_exchange_runs_end_to_end(tmp_path: Path) -> None:
     assert len(received) == 1 and len(statuses) == 1
     hops = received[0].read_text().count("<edXML:TraceHeader>")
     assert hops == 3  # sender, provincial hub, national hub
+    assert "provincial hub console: http://127.0.0.1:" in out and "/console/" in out

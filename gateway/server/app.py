@@ -20,6 +20,7 @@ from gateway.edxml.directory import Directory
 from gateway.ledger import Ledger
 from gateway.server.axis_api import build_router
 from gateway.server.compat import FailAs200Middleware, axis_paths
+from gateway.server.console import install_console
 from gateway.server.delivery import DeliveryWorker
 from gateway.server.health import build_health_router
 from gateway.server.hub import HubService
@@ -59,6 +60,8 @@ def create_app(settings: HubSettings, *, migrate: bool = False, deliver: bool = 
     app.include_router(build_operator_router(hub))
     app.include_router(build_health_router(hub))
     app.include_router(build_legacy_router(hub))
+    if settings.console.enabled:
+        install_console(app, hub)  # /console: the operator's web console (docs/console.md)
     if settings.fail_with_http_200:
         app.add_middleware(FailAs200Middleware, paths=axis_paths(axis_router.routes))
     return app
