@@ -21,7 +21,7 @@ from gateway.edxml import (
 )
 from gateway.edxml.samples import sample_edoc
 from gateway.errors import SigningError
-from gateway.pipeline import answer_status, stamp_folder, stamp_package, verify_package
+from gateway.exchange.steps import answer_status, stamp_folder, stamp_package, verify_package
 from gateway.signing.profiles import SigningSettings, load_signing_settings
 from gateway.signing.sign import DocumentSigner
 from gateway.signing.testing import make_sample_pdf

@@ -1,5 +1,5 @@
 """The tasks of the exchange DAGs: each resolves its settings, asks the hook for its clients and
-calls one stage of :mod:`gateway.pipeline_stages`.
+calls one stage of :mod:`gateway.exchange`.
 
 Rules kept here so DAG files stay wiring only:
 
@@ -54,7 +54,7 @@ def settings() -> ExchangeSettings:
 
 
 def _report_path(work: Path) -> Path:
-    from gateway.pipeline_stages import safe_name
+    from gateway.exchange import safe_name
 
     ctx = _context()
     ti = ctx["ti"]
@@ -66,7 +66,7 @@ def _report_path(work: Path) -> Path:
 
 def finish(result: Any, work: Path) -> Summary:
     """Write the stage's full report, raise for retryable document failures, return the XCom summary."""
-    from gateway.pipeline_stages.common import write_json
+    from gateway.exchange.common import write_json
 
     write_json(_report_path(work), {**result.report.to_dict(), "names": result.names})
     summary: Summary = result.summary()
@@ -87,7 +87,7 @@ def names_of(batch: Mapping[str, Any] | Iterable[str]) -> list[str]:
 
 def totals(*stages: Iterable[Summary]) -> Summary:
     """Add up the summaries of mapped stage tasks (names dropped) and write the run's summary file."""
-    from gateway.pipeline_stages.common import now_iso, write_json
+    from gateway.exchange.common import now_iso, write_json
 
     out: dict[str, dict[str, int]] = {}
     for summaries in stages:
@@ -108,8 +108,8 @@ def totals(*stages: Iterable[Summary]) -> Summary:
 @fail_fast
 def outbound_list_pending() -> list[list[str]]:
     """Names of the legacy system's waiting documents, in chunks (one mapped task each)."""
-    from gateway.pipeline_stages import chunked
-    from gateway.pipeline_stages.outbound import list_pending
+    from gateway.exchange import chunked
+    from gateway.exchange.outbound import list_pending
 
     s = settings()
     connector = LienthongHook().legacy_connector(s.adapter)
@@ -123,7 +123,7 @@ def outbound_list_pending() -> list[list[str]]:
 @task(task_id="fetch_translate")
 @fail_fast
 def outbound_fetch_translate(chunk: list[str]) -> Summary:
-    from gateway.pipeline_stages.outbound import OutboundFolders, fetch_and_translate
+    from gateway.exchange.outbound import OutboundFolders, fetch_and_translate
 
     s = settings()
     connector = LienthongHook().legacy_connector(s.adapter)
@@ -137,7 +137,7 @@ def outbound_fetch_translate(chunk: list[str]) -> Summary:
 @task(task_id="stamp")
 @fail_fast
 def outbound_stamp(batch: Summary) -> Summary:
-    from gateway.pipeline_stages.outbound import OutboundFolders, stamp
+    from gateway.exchange.outbound import OutboundFolders, stamp
 
     s = settings()
     with LienthongHook().signer(s) as signer:
@@ -148,7 +148,7 @@ def outbound_stamp(batch: Summary) -> Summary:
 @task(task_id="deliver")
 @fail_fast
 def outbound_deliver(batch: Summary) -> Summary:
-    from gateway.pipeline_stages.outbound import OutboundFolders, deliver
+    from gateway.exchange.outbound import OutboundFolders, deliver
 
     s = settings()
     with LienthongHook().get_conn() as client:
@@ -159,7 +159,7 @@ def outbound_deliver(batch: Summary) -> Summary:
 @task(task_id="acknowledge")
 @fail_fast
 def outbound_acknowledge(batch: Summary) -> Summary:
-    from gateway.pipeline_stages.outbound import OutboundFolders, acknowledge
+    from gateway.exchange.outbound import OutboundFolders, acknowledge
 
     s = settings()
     connector = LienthongHook().legacy_connector(s.adapter)
@@ -188,8 +188,8 @@ def _inbox(s: ExchangeSettings, kind: str) -> Path:
 @fail_fast
 def list_received(messagetype: str) -> list[list[str]]:
     """DocIds waiting on the hub plus unfinished local ones, in chunks."""
-    from gateway.pipeline_stages import chunked
-    from gateway.pipeline_stages.inbound import list_received as pending
+    from gateway.exchange import chunked
+    from gateway.exchange.inbound import list_received as pending
 
     s = settings()
     finished = "status" if messagetype == "edoc" else "hub"
@@ -202,7 +202,7 @@ def list_received(messagetype: str) -> list[list[str]]:
 @fail_fast
 def receive(chunk: list[str], messagetype: str) -> Summary:
     """getEdoc and store; documents are acknowledged (``done``) at once, statuses after reporting."""
-    from gateway.pipeline_stages.inbound import receive as fetch
+    from gateway.exchange.inbound import receive as fetch
 
     s = settings()
     with LienthongHook().get_conn() as client:
@@ -213,7 +213,7 @@ def receive(chunk: list[str], messagetype: str) -> Summary:
 @task(task_id="verify_signatures")
 @fail_fast
 def verify_signatures(batch: Summary) -> Summary:
-    from gateway.pipeline_stages.inbound import verify
+    from gateway.exchange.inbound import verify
 
     s = settings()
     trust = LienthongHook().trust(s)
@@ -225,7 +225,7 @@ def verify_signatures(batch: Summary) -> Summary:
 @fail_fast
 def deliver_to_legacy(batch: Summary, messagetype: str) -> Summary:
     """Adapter to_legacy + the legacy system's receive (documents) or report-state (statuses) operation."""
-    from gateway.pipeline_stages.inbound import deliver_to_legacy as hand_over
+    from gateway.exchange.inbound import deliver_to_legacy as hand_over
 
     s = settings()
     connector = LienthongHook().legacy_connector(s.adapter)
@@ -240,7 +240,7 @@ def deliver_to_legacy(batch: Summary, messagetype: str) -> Summary:
 @fail_fast
 def send_status(batch: Summary) -> Summary:
     """Status 01 (or 02 for a rejected document) back through the hub."""
-    from gateway.pipeline_stages.inbound import send_status as answer
+    from gateway.exchange.inbound import send_status as answer
 
     s = settings()
     with LienthongHook().get_conn() as client:
@@ -251,7 +251,7 @@ def send_status(batch: Summary) -> Summary:
 @task(task_id="acknowledge")
 @fail_fast
 def acknowledge_statuses(batch: Summary) -> Summary:
-    from gateway.pipeline_stages.inbound import acknowledge_statuses as ack
+    from gateway.exchange.inbound import acknowledge_statuses as ack
 
     s = settings()
     with LienthongHook().get_conn() as client:
@@ -265,7 +265,7 @@ def acknowledge_statuses(batch: Summary) -> Summary:
 @task(task_id="fetch_agency_lists")
 @fail_fast
 def fetch_agency_lists() -> dict[str, int]:
-    from gateway.pipeline_stages.directory import fetch_lists
+    from gateway.exchange.directory import fetch_lists
 
     s = settings()
     with LienthongHook().get_conn() as client:
@@ -276,7 +276,7 @@ def fetch_agency_lists() -> dict[str, int]:
 @fail_fast
 def publish_directory(counts: dict[str, int]) -> dict[str, Any]:
     """Merge, check and atomically replace the directory file (``counts`` orders it after the fetch)."""
-    from gateway.pipeline_stages.directory import publish
+    from gateway.exchange.directory import publish
 
     s = settings()
     return publish(s.work_dir, s.directory_target, min_ratio=s.directory_min_ratio)

@@ -73,7 +73,7 @@ def register(subparsers: Any) -> None:
 
 
 def _sign(args: argparse.Namespace) -> int:
-    from gateway.pipeline import stamp_folder
+    from gateway.exchange.steps import stamp_folder
     from gateway.signing.profiles import load_signing_settings
     from gateway.signing.sign import DocumentSigner
 
@@ -92,7 +92,7 @@ def _sign(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from gateway.pipeline import verify_package
+    from gateway.exchange.steps import verify_package
     from gateway.signing.profiles import load_signing_settings
 
     settings = load_signing_settings(args.profiles)
@@ -120,7 +120,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from gateway.pipeline import answer_status
+    from gateway.exchange.steps import answer_status
 
     pkg = parse_package(args.file).package
     if not isinstance(pkg, EdocPackage):

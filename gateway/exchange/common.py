@@ -18,7 +18,7 @@ from urllib.parse import quote, unquote
 
 from gateway.errors import ConfigurationError, GatewayError
 from gateway.files import write_atomic
-from gateway.pipeline import StageReport
+from gateway.exchange.steps import StageReport
 
 
 def safe_name(identifier: str) -> str:

@@ -24,8 +24,8 @@ from pathlib import Path
 from gateway.edxml import EdocPackage, Organization, StatusCode, StatusPackage, build_package, parse_package
 from gateway.errors import EdxmlFormatError, GatewayError, RemoteRefusalError, UpstreamUnavailableError
 from gateway.files import write_atomic
-from gateway.pipeline import answer_status, verify_package
-from gateway.pipeline_stages.common import (
+from gateway.exchange.steps import answer_status, verify_package
+from gateway.exchange.common import (
     StageResult,
     clear_error,
     now_iso,

@@ -4,7 +4,7 @@ Work folder (``<work>/outbound``)::
 
     translated/NAME.edxml            the adapter's package for legacy document NAME (an encoded legacy id)
     translated/NAME.fetch.error.json why fetching or translating it failed
-    signed/NAME.edxml                the package with the agency signature (``gateway.pipeline.stamp_folder``)
+    signed/NAME.edxml                the package with the agency signature (``gateway.exchange.steps.stamp_folder``)
     signed/NAME.edxml.error.json     why stamping failed
     signed/NAME.send.json            receipt: the hub accepted it (its DocId); never sent again
     signed/NAME.ack.json             receipt: the legacy system was told it left
@@ -21,8 +21,8 @@ from pathlib import Path
 
 from gateway.errors import AuthorizationError, GatewayError, MappingError, RemoteRefusalError, UpstreamUnavailableError
 from gateway.files import write_atomic
-from gateway.pipeline import stamp_folder
-from gateway.pipeline_stages.common import (
+from gateway.exchange.steps import stamp_folder
+from gateway.exchange.common import (
     StageResult,
     clear_error,
     now_iso,

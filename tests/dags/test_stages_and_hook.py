@@ -14,8 +14,8 @@ from gateway.airflow.tasks import fail_fast
 from gateway.edxml import Organization, build_package
 from gateway.edxml.samples import sample_edoc
 from gateway.errors import AuthorizationError, ConfigurationError, RemoteRefusalError, TransportTimeoutError
-from gateway.pipeline_stages import chunked, original_id, safe_name
-from gateway.pipeline_stages.outbound import OutboundFolders, deliver
+from gateway.exchange import chunked, original_id, safe_name
+from gateway.exchange.outbound import OutboundFolders, deliver
 from gateway.transport.axis import AxisClient
 
 
@@ -101,7 +101,7 @@ def test_a_chunk_with_retryable_failures_is_reported_then_raised(monkeypatch: py
 
     from gateway.airflow import tasks
     from gateway.errors import UpstreamUnavailableError
-    from gateway.pipeline_stages.common import start
+    from gateway.exchange.common import start
 
     ti = SimpleNamespace(dag_id="lienthong_outbound", task_id="deliver", map_index=3)
     monkeypatch.setattr(tasks, "_context", lambda: {"ti": ti, "run_id": "manual__1", "params": {}})
