@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
         description="For each document package in IN (files or folders of .edxml): the first PDF gets the "
         "seal over the signer's signature (role main), every other PDF the top-right number/notation and "
         "time (role attachment). Writes OUT_DIR/<same name>; existing outputs are skipped; a package that "
-        "fails gets OUT_DIR/<name>.error.json and the batch goes on. Exit status 1 if any failed.",
+        "fails gets OUT_DIR/<name>.stamp.error.json and the batch goes on. Exit status 1 if any failed.",
     )
     p.add_argument("inputs", nargs="+", type=Path, metavar="IN")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT_DIR")

@@ -109,15 +109,16 @@ def test_a_chunk_with_retryable_failures_is_reported_then_raised(monkeypatch: py
     result.add("a", "ok")
     result.add("b", "failed", error="timeout", retryable=True)
     with pytest.raises(UpstreamUnavailableError, match="1 document"):
-        tasks.finish(result, tmp_path)
+        tasks.finish(result, tmp_path, "att1")
     report = json.loads((tmp_path / "reports/lienthong_outbound/manual__1/deliver.3.json").read_text())
     assert report["failed"] == 1 and report["names"] == ["a"] and report["items"][1]["error"] == "timeout"
+    assert (report["attempt"], report["task"]) == ("att1", "deliver")  # summarize keeps only this attempt
 
     done = start("send")
     done.add("a", "ok")
     done.add("c", "failed", error="refused", retryable=False)
-    assert tasks.finish(done, tmp_path) == {"stage": "send", "ok": 1, "skipped": 0, "failed": 1,
-                                            "retryable_failed": 0, "names": ["a"]}
+    assert tasks.finish(done, tmp_path, "att1") == {"stage": "send", "ok": 1, "skipped": 0, "failed": 1,
+                                                    "retryable_failed": 0, "names": ["a"], "attempt": "att1"}
 
 
 def test_hook_reads_the_connection_and_never_shows_the_secret(hub, monkeypatch: pytest.MonkeyPatch) -> None:

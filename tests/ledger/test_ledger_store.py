@@ -44,9 +44,9 @@ def _msg(doc_id: str) -> str:
 
 
 def test_migrations_are_idempotent(ledger: Ledger) -> None:
-    assert current_revision(ledger.engine) == "0002"
+    assert current_revision(ledger.engine) == "0004"
     upgrade(ledger.engine)
-    assert current_revision(ledger.engine) == "0002"
+    assert current_revision(ledger.engine) == "0004"
 
 
 def test_same_package_twice_is_one_submission(ledger: Ledger) -> None:
