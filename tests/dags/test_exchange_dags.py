@@ -23,7 +23,7 @@ from gateway.signing.profiles import load_signing_settings
 from gateway.signing.verify import verify_pdf
 from gateway.transport.axis import AxisClient
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.db]
 
 NA = ("qlvb-nghean", "secret-nghean")
 VPCP = ("vpcp-edoc", "secret-vpcp")
