@@ -137,3 +137,39 @@ def test_hook_reads_the_connection_and_never_shows_the_secret(hub, monkeypatch: 
     connect(monkeypatch, hub.url, "sys-h41", "wrong-secret-456", "http://127.0.0.1:9/qlvb")
     ok, message = LienthongHook().test_connection()
     assert not ok and "RemoteRefusalError" in message and "wrong-secret-456" not in message
+
+
+def test_after_a_clear_only_the_current_attempt_counts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A map index that became *removed* keeps its old report and XCom: neither may count or be worked on."""
+    from types import SimpleNamespace
+
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    from gateway.airflow import tasks
+    from gateway.exchange.common import write_json
+
+    pushed = {"attempt": "new", "return_value": [{"attempt": "new", "names": ["a"]}]}
+    ti = SimpleNamespace(dag_id="lienthong_outbound_qlvb_soap", task_id="summarize", map_index=-1,
+                         xcom_pull=lambda task_ids, key="return_value": pushed[key])
+    monkeypatch.setattr(tasks, "_context", lambda: {"ti": ti, "run_id": "manual__2", "params": {}})
+    monkeypatch.setattr(tasks, "_hook", lambda spec: SimpleNamespace(
+        context=lambda *a, **k: SimpleNamespace(leases=None)))
+    folder = tmp_path / "reports/lienthong_outbound_qlvb_soap/manual__2"
+    item = {"source": "a", "outcome": "ok"}
+    for task_id, stage in (("fetch_translate", "fetch"), ("stamp", "stamp"), ("deliver", "send"),
+                           ("acknowledge", "ack")):
+        write_json(folder / f"{task_id}.0.json", {"stage": stage, "items": [item], "attempt": "new", "task": task_id})
+        # the removed index 1 of the earlier attempt: failures that no longer exist
+        write_json(folder / f"{task_id}.1.json", {"stage": stage, "attempt": "old", "task": task_id,
+                                                 "items": [{"source": "z", "outcome": "failed", "error": "old"}]})
+    spec = {"flow": "outbound", "settings": {"work_dir": str(tmp_path)}}
+    result = tasks.summarize.function(spec)
+    assert result["passed"] is True and result["failures"] == []
+    assert result["stages"]["fetch"] == {"ok": 1, "skipped": 0, "failed": 0, "chunks": 1}
+
+    with pytest.raises(AirflowSkipException, match="attempt old"):  # downstream of a removed index
+        tasks.run_stage.function({"attempt": "old", "names": ["z"]}, spec, "stamp")
+
+    (folder / "acknowledge.0.json").unlink()  # a chunk whose stage never finished fails the run
+    with pytest.raises(AirflowFailException, match="acknowledge"):
+        tasks.summarize.function(spec)
