@@ -61,6 +61,10 @@ def test_outbound_dag_on_celery_workers(hub, legacy_sim, metadata_db: str, lease
     for number in (301, 302, 303):
         legacy_sim.queue(van_ban(number))
     api_port = free_port()
+    config = tmp_path / "exchanges.toml"  # no cron: unpausing must not start a scheduled run beside ours
+    config.write_text('[defaults]\nschedule = ""\n\n[[exchange]]\nadapter = "qlvb_soap"\n'
+                      'legacy_conn_id = "lienthong_legacy"\nsigning_profile = "ubnd-thu-nghiem"\n'
+                      'flows = ["outbound"]\n', encoding="utf-8")
     host, port = hub.url.removeprefix("http://").split(":")
     env = {**os.environ,
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
@@ -78,7 +82,9 @@ def test_outbound_dag_on_celery_workers(hub, legacy_sim, metadata_db: str, lease
            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2", "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-           "AIRFLOW__CORE__PARALLELISM": "4",
+           "AIRFLOW__CORE__PARALLELISM": "4", "LIENTHONG_EXCHANGES": str(config),
+           # a loaded CI machine answers the execution API slowly: wait longer before giving up
+           "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60", "AIRFLOW__WORKERS__EXECUTION_API_RETRIES": "10",
            "AIRFLOW_CONN_LIENTHONG_HUB": json.dumps({"conn_type": "http", "host": host, "port": int(port),
                                                     "login": "qlvb-nghean", "password": "secret-nghean"}),
            "AIRFLOW_CONN_LIENTHONG_LEGACY": legacy_sim.endpoint,
