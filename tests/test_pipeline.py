@@ -21,7 +21,7 @@ from gateway.edxml import (
 )
 from gateway.edxml.samples import sample_edoc
 from gateway.errors import SigningError
-from gateway.pipeline import answer_status, stamp_folder, stamp_package, verify_package
+from gateway.exchange.steps import answer_status, stamp_folder, stamp_package, verify_package
 from gateway.signing.profiles import SigningSettings, load_signing_settings
 from gateway.signing.sign import DocumentSigner
 from gateway.signing.testing import make_sample_pdf
@@ -84,7 +84,7 @@ def test_stamp_folder_isolates_failures_and_skips_done_work(
         first = stamp_folder([inbox], out, agency)
         second = stamp_folder([inbox], out, agency)
     assert (first.count("ok"), first.failed) == (2, 1)
-    error = json.loads((out / "b-no-pdf.edxml.error.json").read_text())
+    error = json.loads((out / "b-no-pdf.stamp.error.json").read_text())
     assert "no PDF attachment" in error["error"] and error["stage"] == "stamp"
     assert not (out / "b-no-pdf.edxml").exists()
     assert (second.count("skipped"), second.failed) == (2, 1)  # the bad one is retried, the good ones kept

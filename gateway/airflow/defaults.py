@@ -64,6 +64,17 @@ def statuses_params() -> dict[str, Param]:
     return {**COMMON, **LEGACY}
 
 
+HONEST = {"max_failed_documents": _optional(
+    "integer", "documents that may fail permanently before the run fails (default 0)", minimum=0)}
+
+
+def exchange_params(flow: str) -> dict[str, Param]:
+    """The params form of a generated exchange DAG (``adapter`` is fixed by the DAG itself)."""
+    made = {"outbound": outbound_params, "inbound": inbound_params, "statuses": statuses_params}[flow]()
+    made.pop("adapter", None)
+    return {**made, **HONEST}
+
+
 def directory_params() -> dict[str, Param]:
     return {"work_dir": COMMON["work_dir"],
             "directory_file": _optional("string", "directory JSON to replace (default <work_dir>/agencies.json)"),
@@ -72,5 +83,5 @@ def directory_params() -> dict[str, Param]:
                 minimum=0)}
 
 
-__all__ = ["DAG_KWARGS", "DEFAULT_ARGS", "directory_params", "inbound_params", "outbound_params",
-           "statuses_params"]
+__all__ = ["DAG_KWARGS", "DEFAULT_ARGS", "directory_params", "exchange_params", "inbound_params",
+           "outbound_params", "statuses_params"]

@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook, Variable
 
@@ -25,7 +25,10 @@ from gateway.errors import ConfigurationError
 from gateway.signing.profiles import SigningSettings, TrustConfig, load_signing_settings
 from gateway.signing.sign import DocumentSigner
 from gateway.transport.axis import AxisClient
-from gateway.transport.soap import LegacySoapConnector
+
+if TYPE_CHECKING:
+    from gateway.exchange.flows import ExchangeContext
+    from gateway.exchange.sources import LegacyConnector
 
 HUB_CONN_ID = "lienthong_hub"
 LEGACY_CONN_ID = "lienthong_legacy"
@@ -53,13 +56,20 @@ class ExchangeSettings:
     organ_ids: tuple[str, ...] = ()
     directory_file: Path | None = None
     directory_min_ratio: float = 0.5
+    max_failed_documents: int = 0  # permanent document failures a run tolerates before it fails
+    lease_database_url: str | None = None  # default gateway.exchange.leases.default_lease_url()
+    lease_minutes: int = 60
 
     @classmethod
-    def resolve(cls, params: Mapping[str, Any], variables: Mapping[str, Any] | None = None) -> ExchangeSettings:
-        """Params win over Variables, Variables over defaults; types are checked here, once."""
+    def resolve(cls, params: Mapping[str, Any], variables: Mapping[str, Any] | None = None,
+                dag_defaults: Mapping[str, Any] | None = None) -> ExchangeSettings:
+        """Params win over the DAG's own config (``dag_defaults``), that over Variables, Variables
+        over defaults; types are checked here, once."""
         values: dict[str, Any] = {}
         for name in cls.__dataclass_fields__:
             value = params.get(name)
+            if value is None and dag_defaults is not None:
+                value = dag_defaults.get(name)
             if value is None:
                 value = variables.get(name) if variables is not None else _variable(name)
             if value is not None and value != "":
@@ -71,8 +81,9 @@ class ExchangeSettings:
                 values["directory_file"] = Path(values["directory_file"])
             if "chunk_size" in values:
                 values["chunk_size"] = int(values["chunk_size"])
-            if "max_documents" in values:
-                values["max_documents"] = int(values["max_documents"])
+            for number in ("max_documents", "max_failed_documents", "lease_minutes"):
+                if number in values:
+                    values[number] = int(values[number])
             if "directory_min_ratio" in values:
                 values["directory_min_ratio"] = float(values["directory_min_ratio"])
             if "reject_invalid_signatures" in values:
@@ -153,14 +164,46 @@ class LienthongHook(BaseHook):
             return False, f"{type(exc).__name__}: {exc}"
         return True, f"hub reachable; {count} document(s) waiting"
 
-    def legacy_connector(self, adapter_code: str) -> LegacySoapConnector:
-        """The adapter bound to the legacy SOAP endpoint of the legacy connection."""
-        from gateway.adapters import AdapterRegistry
-
-        url, conn = self._url(self.legacy_conn_id)
+    def legacy_endpoint(self) -> tuple[str, float | None]:
+        """The legacy connection's URL (SOAP) or folder (file drop: ``file://`` + *schema*) and timeout."""
+        conn = self.get_connection(self.legacy_conn_id)
         timeout = conn.extra_dejson.get("timeout")
-        adapter = AdapterRegistry().get(adapter_code)
-        return LegacySoapConnector(adapter, url, timeout=float(timeout) if timeout else None)
+        if conn.conn_type in ("fs", "file") or conn.extra_dejson.get("path"):
+            folder = conn.extra_dejson.get("path")
+            if not folder:
+                raise ConfigurationError(f"connection {self.legacy_conn_id}: a file drop needs extra.path")
+            return f"file://{folder}", None
+        url, _ = self._url(self.legacy_conn_id)
+        return url, float(timeout) if timeout else None
+
+    def legacy_connector(self, adapter_code: str) -> LegacyConnector:
+        """The adapter bound to its legacy system: the SOAP endpoint or the drop folder of the legacy connection."""
+        from gateway.adapters import AdapterRegistry
+        from gateway.exchange.sources import open_connector
+
+        endpoint, timeout = self.legacy_endpoint()
+        return open_connector(AdapterRegistry().get(adapter_code), endpoint, timeout=timeout)
+
+    def context(self, settings: ExchangeSettings, holder: str, *, legacy: bool = True) -> ExchangeContext:
+        """The exchange context a task hands to :mod:`gateway.exchange.flows` (clients built lazily)."""
+        from datetime import timedelta
+
+        from gateway.exchange.flows import ExchangeContext
+        from gateway.exchange.leases import LeaseStore, default_lease_url
+
+        hub_url, hub_conn = self._url(self.hub_conn_id)
+        legacy_url = self.legacy_endpoint()[0] if legacy else ""
+        return ExchangeContext(
+            work_dir=settings.work_dir, adapter=settings.adapter,
+            open_legacy=lambda: self.legacy_connector(settings.adapter), open_hub=self.get_conn,
+            open_signer=lambda: self.signer(settings), open_trust=lambda: self.trust(settings),
+            legacy_endpoint=legacy_url, hub_endpoint=f"{hub_url}#{hub_conn.login}",
+            placeholder=settings.placeholder, reject_invalid=settings.reject_invalid_signatures,
+            organ_ids=settings.organ_ids, chunk_size=settings.chunk_size, max_documents=settings.max_documents,
+            max_failed=settings.max_failed_documents,
+            leases=LeaseStore(settings.lease_database_url or default_lease_url(),
+                              ttl=timedelta(minutes=settings.lease_minutes)),
+            holder=holder)
 
     @staticmethod
     def signing_settings(settings: ExchangeSettings) -> SigningSettings:

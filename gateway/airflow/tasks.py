@@ -1,26 +1,35 @@
-"""The tasks of the exchange DAGs: each resolves its settings, asks the hook for its clients and
-calls one stage of :mod:`gateway.pipeline_stages`.
+"""The tasks of the exchange DAGs: each resolves its settings, asks the hook for a context and calls
+one step of :mod:`gateway.exchange.flows` (the code ``lienthong exchange`` runs directly).
 
 Rules kept here so DAG files stay wiring only:
 
-* XCom carries names (encoded ids) and counts; packages stay in the work folder.
-* The full report of every task (per-document outcome and error) is written to
-  ``<work>/reports/<dag id>/<run id>/<task id>[.<map index>].json``.
+* XCom carries names (encoded ids), counts and the *attempt* token; packages stay in the work folder.
+* ``list_documents`` draws a fresh attempt token every time it runs. Every stage task writes its
+  full report (per-document outcome and error, and the token) to
+  ``<work>/reports/<dag id>/<run id>/<task id>[.<map index>].json``; a stage task handed a batch
+  from another attempt (a map index that became *removed* after a clear) skips instead of working
+  on stale names, and ``summarize`` reads only the reports of the current attempt.
 * A non-retryable :class:`GatewayError` fails the task at once (``AirflowFailException``, no
   retries); a retryable one is raised as is so Airflow's retries take it. Documents that failed
-  with a retryable error make the task raise after the whole chunk was tried, so a retry only
-  redoes them (everything done is skipped).
+  with a retryable error make the task raise after the whole chunk was tried (report written
+  first), so a retry only redoes them.
+* ``summarize`` runs whatever happened upstream (``all_done``), writes ``summary.json`` and
+  ``summary.md``, logs the Markdown, publishes it as the run note when an Airflow API connection
+  is set (:mod:`.notes`), gives the run's leases back, and fails — so the run fails and the
+  notifiers fire — when a chunk did not finish or more documents failed than tolerated.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from airflow.sdk import get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from gateway.airflow.hook import ExchangeSettings, LienthongHook
 from gateway.errors import GatewayError, UpstreamUnavailableError
@@ -28,6 +37,8 @@ from gateway.errors import GatewayError, UpstreamUnavailableError
 P = ParamSpec("P")
 R = TypeVar("R")
 Summary = dict[str, Any]
+LIST_TASK = "list_documents"
+log = logging.getLogger("lienthong.exchange")
 
 
 def fail_fast(fn: Callable[P, R]) -> Callable[P, R]:
@@ -49,27 +60,41 @@ def _context() -> Mapping[str, Any]:
     return get_current_context()
 
 
-def settings() -> ExchangeSettings:
-    return ExchangeSettings.resolve(_context().get("params") or {})
+def settings(spec: Mapping[str, Any] | None = None) -> ExchangeSettings:
+    return ExchangeSettings.resolve(_context().get("params") or {}, dag_defaults=(spec or {}).get("settings"))
+
+
+def _hook(spec: Mapping[str, Any]) -> LienthongHook:
+    return LienthongHook(spec.get("hub_conn_id", "lienthong_hub"), spec.get("legacy_conn_id", "lienthong_legacy"))
+
+
+def _holder() -> str:
+    ctx = _context()
+    return f"{ctx['ti'].dag_id}/{ctx['run_id']}"
+
+
+def _report_dir(work: Path) -> Path:
+    from gateway.exchange import safe_name
+
+    ctx = _context()
+    return work / "reports" / str(ctx["ti"].dag_id) / safe_name(str(ctx["run_id"]))
 
 
 def _report_path(work: Path) -> Path:
-    from gateway.pipeline_stages import safe_name
-
-    ctx = _context()
-    ti = ctx["ti"]
-    run_id = safe_name(str(ctx["run_id"]))
+    ti = _context()["ti"]
     index = getattr(ti, "map_index", -1)
     suffix = f".{index}" if index is not None and index >= 0 else ""
-    return work / "reports" / str(ti.dag_id) / run_id / f"{ti.task_id}{suffix}.json"
+    return _report_dir(work) / f"{ti.task_id}{suffix}.json"
 
 
-def finish(result: Any, work: Path) -> Summary:
+def finish(result: Any, work: Path, attempt: str | None = None) -> Summary:
     """Write the stage's full report, raise for retryable document failures, return the XCom summary."""
-    from gateway.pipeline_stages.common import write_json
+    from gateway.exchange.common import write_json
 
-    write_json(_report_path(work), {**result.report.to_dict(), "names": result.names})
-    summary: Summary = result.summary()
+    task_id = str(_context()["ti"].task_id)
+    write_json(_report_path(work), {**result.report.to_dict(), "names": result.names, "attempt": attempt,
+                                    "task": task_id})
+    summary: Summary = {**result.summary(), "attempt": attempt}
     if result.retryable_failures:
         raise UpstreamUnavailableError(
             f"{result.report.stage}: {result.retryable_failures} document(s) failed with a retryable error "
@@ -79,186 +104,104 @@ def finish(result: Any, work: Path) -> Summary:
 
 
 def names_of(batch: Mapping[str, Any] | Iterable[str]) -> list[str]:
-    """The names a mapped task works on: a chunk (list) or the summary of the previous stage."""
+    """The names a mapped task works on: a chunk or the summary of the previous stage."""
     if isinstance(batch, Mapping):
         return [str(n) for n in batch.get("names", [])]
     return [str(n) for n in batch]
 
 
-def totals(*stages: Iterable[Summary]) -> Summary:
-    """Add up the summaries of mapped stage tasks (names dropped) and write the run's summary file."""
-    from gateway.pipeline_stages.common import now_iso, write_json
-
-    out: dict[str, dict[str, int]] = {}
-    for summaries in stages:
-        for s in summaries or []:
-            t = out.setdefault(str(s["stage"]), {"ok": 0, "skipped": 0, "failed": 0, "chunks": 0})
-            for key in ("ok", "skipped", "failed"):
-                t[key] += int(s.get(key, 0))
-            if s.get("flagged"):  # verify: invalid or indeterminate packages, never counted "ok"
-                t["flagged"] = t.get("flagged", 0) + int(s["flagged"])
-            t["chunks"] += 1
-    work = settings().work_dir
-    write_json(_report_path(work).parent / "summary.json", {"at": now_iso(), "stages": out})
-    return {"stages": out}
+def current_attempt() -> str | None:
+    value = _context()["ti"].xcom_pull(task_ids=LIST_TASK, key="attempt")
+    return str(value) if value else None
 
 
-# -- outbound ------------------------------------------------------------------------------------
+# -- the exchange flows ---------------------------------------------------------------------------
 
 
-@task(task_id="list_pending")
+@task(task_id=LIST_TASK)
 @fail_fast
-def outbound_list_pending() -> list[list[str]]:
-    """Names of the legacy system's waiting documents, in chunks (one mapped task each)."""
-    from gateway.pipeline_stages import chunked
-    from gateway.pipeline_stages.outbound import list_pending
+def list_documents(spec: dict[str, Any]) -> list[Summary]:
+    """List (and lease) what waits, in chunks: one mapped task instance per chunk and stage."""
+    from gateway.exchange import chunked, flows
 
-    s = settings()
-    connector = LienthongHook().legacy_connector(s.adapter)
+    flow = flows.FLOWS[spec["flow"]]
+    s = settings(spec)
+    ctx = _hook(spec).context(s, _holder(), legacy=flow.name == "outbound")
     try:
-        names = list_pending(connector, limit=s.max_documents)
+        names = flows.list_documents(ctx, flow)
     finally:
-        connector.close()
-    return chunked(names, s.chunk_size)
+        if ctx.leases is not None:
+            ctx.leases.close()
+    attempt = uuid.uuid4().hex[:12]
+    _context()["ti"].xcom_push(key="attempt", value=attempt)
+    log.info("%s: %d document(s) listed and leased (attempt %s)", flow.name, len(names), attempt)
+    return [{"attempt": attempt, "names": chunk} for chunk in chunked(names, s.chunk_size)]
 
 
-@task(task_id="fetch_translate")
+@task
 @fail_fast
-def outbound_fetch_translate(chunk: list[str]) -> Summary:
-    from gateway.pipeline_stages.outbound import OutboundFolders, fetch_and_translate
+def run_stage(batch: Summary, spec: dict[str, Any], stage: str) -> Summary:
+    """One stage of the flow on one chunk (the previous stage's names)."""
+    from gateway.exchange import flows
 
-    s = settings()
-    connector = LienthongHook().legacy_connector(s.adapter)
+    attempt = current_attempt()
+    if batch.get("attempt") != attempt:
+        raise AirflowSkipException(
+            f"batch from attempt {batch.get('attempt')} (a map index left over from before a clear); "
+            f"this attempt is {attempt}")
+    flow = flows.FLOWS[spec["flow"]]
+    s = settings(spec)
+    ctx = _hook(spec).context(s, _holder(), legacy=flow.name == "outbound")
     try:
-        result = fetch_and_translate(connector, names_of(chunk), OutboundFolders(s.work_dir))
+        result = flows.run_stage(ctx, flow, flows.stage_of(flow, stage), names_of(batch))
     finally:
-        connector.close()
-    return finish(result, s.work_dir)
+        if ctx.leases is not None:
+            ctx.leases.close()
+    return finish(result, s.work_dir, attempt)
 
 
-@task(task_id="stamp")
+@task(task_id="summarize", trigger_rule="all_done")
 @fail_fast
-def outbound_stamp(batch: Summary) -> Summary:
-    from gateway.pipeline_stages.outbound import OutboundFolders, stamp
+def summarize(spec: dict[str, Any]) -> Summary:
+    """The run's summary from the current attempt's reports; fails the run when it did not pass."""
+    from gateway.airflow.notes import publish_note
+    from gateway.exchange import flows, summary
+    from gateway.exchange.common import read_json
 
-    s = settings()
-    with LienthongHook().signer(s) as signer:
-        result = stamp(names_of(batch), OutboundFolders(s.work_dir), signer, placeholder=s.placeholder)
-    return finish(result, s.work_dir)
-
-
-@task(task_id="deliver")
-@fail_fast
-def outbound_deliver(batch: Summary) -> Summary:
-    from gateway.pipeline_stages.outbound import OutboundFolders, deliver
-
-    s = settings()
-    with LienthongHook().get_conn() as client:
-        result = deliver(client, names_of(batch), OutboundFolders(s.work_dir))
-    return finish(result, s.work_dir)
-
-
-@task(task_id="acknowledge")
-@fail_fast
-def outbound_acknowledge(batch: Summary) -> Summary:
-    from gateway.pipeline_stages.outbound import OutboundFolders, acknowledge
-
-    s = settings()
-    connector = LienthongHook().legacy_connector(s.adapter)
+    flow = flows.FLOWS[spec["flow"]]
+    s = settings(spec)
+    attempt = current_attempt()
+    chunks = _context()["ti"].xcom_pull(task_ids=LIST_TASK) or []
+    folder = _report_dir(s.work_dir)
+    reports = [r for r in (read_json(p) for p in sorted(folder.glob("*.json")) if p.name != "summary.json")
+               if attempt and r.get("attempt") == attempt]
+    title = f"{_context()['ti'].dag_id} {flow.name} ({s.adapter})"
+    run = summary.RunSummary.from_reports(title, reports)
+    if attempt is None:
+        raise AirflowFailException(f"{LIST_TASK} did not finish: nothing was listed, nothing to summarize")
+    missing = {stage.task_id: len(chunks) - sum(1 for r in reports if r.get("task") == stage.task_id)
+               for stage in flow.stages}
+    missing = {k: v for k, v in missing.items() if v > 0}
+    summary.write(run, folder, s.max_failed_documents)
+    text = run.markdown(s.max_failed_documents)
+    if missing:
+        text += "\n\nUnfinished: " + ", ".join(f"{k} ({v} chunk(s))" for k, v in missing.items())
+    log.warning("run summary\n%s", text) if missing or not run.passed(s.max_failed_documents) else \
+        log.info("run summary\n%s", text)
+    publish_note(text)
+    ctx = _hook(spec).context(s, _holder(), legacy=flow.name == "outbound")
     try:
-        result = acknowledge(connector, names_of(batch), OutboundFolders(s.work_dir))
+        flows.release(ctx, flow)
     finally:
-        connector.close()
-    return finish(result, s.work_dir)
-
-
-@task(task_id="summarize", trigger_rule="none_failed")
-@fail_fast
-def summarize(*stages: Iterable[Summary]) -> Summary:
-    """Totals per stage for the run (also written to ``summary.json`` beside the task reports)."""
-    return totals(*stages)
-
-
-# -- inbound documents and statuses ---------------------------------------------------------------
-
-
-def _inbox(s: ExchangeSettings, kind: str) -> Path:
-    return s.work_dir / ("inbound" if kind == "edoc" else "statuses")
-
-
-@task(task_id="list_received")
-@fail_fast
-def list_received(messagetype: str) -> list[list[str]]:
-    """DocIds waiting on the hub plus unfinished local ones, in chunks."""
-    from gateway.pipeline_stages import chunked
-    from gateway.pipeline_stages.inbound import list_received as pending
-
-    s = settings()
-    finished = "status" if messagetype == "edoc" else "hub"
-    with LienthongHook().get_conn() as client:
-        names = pending(client, _inbox(s, messagetype), messagetype, finished_step=finished)
-    return chunked(names[: s.max_documents] if s.max_documents else names, s.chunk_size)
-
-
-@task(task_id="receive")
-@fail_fast
-def receive(chunk: list[str], messagetype: str) -> Summary:
-    """getEdoc and store; documents are acknowledged (``done``) at once, statuses after reporting."""
-    from gateway.pipeline_stages.inbound import receive as fetch
-
-    s = settings()
-    with LienthongHook().get_conn() as client:
-        result = fetch(client, names_of(chunk), _inbox(s, messagetype), acknowledge=messagetype == "edoc")
-    return finish(result, s.work_dir)
-
-
-@task(task_id="verify_signatures")
-@fail_fast
-def verify_signatures(batch: Summary) -> Summary:
-    from gateway.pipeline_stages.inbound import verify
-
-    s = settings()
-    trust = LienthongHook().trust(s)
-    result = verify(names_of(batch), _inbox(s, "edoc"), trust, reject_invalid=s.reject_invalid_signatures)
-    return finish(result, s.work_dir)
-
-
-@task(task_id="deliver_to_legacy")
-@fail_fast
-def deliver_to_legacy(batch: Summary, messagetype: str) -> Summary:
-    """Adapter to_legacy + the legacy system's receive (documents) or report-state (statuses) operation."""
-    from gateway.pipeline_stages.inbound import deliver_to_legacy as hand_over
-
-    s = settings()
-    connector = LienthongHook().legacy_connector(s.adapter)
-    try:
-        result = hand_over(connector, names_of(batch), _inbox(s, messagetype))
-    finally:
-        connector.close()
-    return finish(result, s.work_dir)
-
-
-@task(task_id="send_status")
-@fail_fast
-def send_status(batch: Summary) -> Summary:
-    """Status 01 (or 02 for a rejected document) back through the hub."""
-    from gateway.pipeline_stages.inbound import send_status as answer
-
-    s = settings()
-    with LienthongHook().get_conn() as client:
-        result = answer(client, names_of(batch), _inbox(s, "edoc"), organ_ids=s.organ_ids)
-    return finish(result, s.work_dir)
-
-
-@task(task_id="acknowledge")
-@fail_fast
-def acknowledge_statuses(batch: Summary) -> Summary:
-    from gateway.pipeline_stages.inbound import acknowledge_statuses as ack
-
-    s = settings()
-    with LienthongHook().get_conn() as client:
-        result = ack(client, names_of(batch), _inbox(s, "status"))
-    return finish(result, s.work_dir)
+        if ctx.leases is not None:
+            ctx.leases.close()
+    if missing:
+        raise AirflowFailException(f"run incomplete: {', '.join(missing)} did not finish every chunk")
+    if not run.passed(s.max_failed_documents):
+        raise AirflowFailException(
+            f"{run.verdict(s.max_failed_documents)} (tolerance max_failed_documents={s.max_failed_documents}): "
+            + "; ".join(f"{f['id']} at {f['stage']}: {f['reason']}" for f in run.failures[:20]))
+    return run.to_dict(s.max_failed_documents)
 
 
 # -- directory ---------------------------------------------------------------------------------------
@@ -267,7 +210,7 @@ def acknowledge_statuses(batch: Summary) -> Summary:
 @task(task_id="fetch_agency_lists")
 @fail_fast
 def fetch_agency_lists() -> dict[str, int]:
-    from gateway.pipeline_stages.directory import fetch_lists
+    from gateway.exchange.directory import fetch_lists
 
     s = settings()
     with LienthongHook().get_conn() as client:
@@ -278,7 +221,7 @@ def fetch_agency_lists() -> dict[str, int]:
 @fail_fast
 def publish_directory(counts: dict[str, int]) -> dict[str, Any]:
     """Merge, check and atomically replace the directory file (``counts`` orders it after the fetch)."""
-    from gateway.pipeline_stages.directory import publish
+    from gateway.exchange.directory import publish
 
     s = settings()
     return publish(s.work_dir, s.directory_target, min_ratio=s.directory_min_ratio)

@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
         "seal over the signer's signature (role main), every other PDF the top-right number/notation and "
         "time (role attachment); with the profile's xml_signature = true the package also gets the edXML "
         "Signature. Writes OUT_DIR/<same name>; existing outputs are skipped; a package that "
-        "fails gets OUT_DIR/<name>.error.json and the batch goes on. Exit status 1 if any failed.",
+        "fails gets OUT_DIR/<name>.stamp.error.json and the batch goes on. Exit status 1 if any failed.",
     )
     p.add_argument("inputs", nargs="+", type=Path, metavar="IN")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT_DIR")
@@ -80,7 +80,7 @@ def register(subparsers: Any) -> None:
 
 
 def _sign(args: argparse.Namespace) -> int:
-    from gateway.pipeline import stamp_folder
+    from gateway.exchange.steps import stamp_folder
     from gateway.signing.profiles import load_signing_settings
     from gateway.signing.sign import DocumentSigner
 
@@ -116,7 +116,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from gateway.pipeline import answer_status
+    from gateway.exchange.steps import answer_status
 
     pkg = parse_package(args.file).package
     if not isinstance(pkg, EdocPackage):

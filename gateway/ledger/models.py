@@ -224,6 +224,21 @@ class RefusalCount(Base):
     reason: Mapped[str] = mapped_column(String(48), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
     last_at: Mapped[datetime] = mapped_column(DateTime)
+class ExchangeLease(Base):
+    """A document taken from a legacy queue (or a hub inbox) by one exchange run, until ``expires_at``.
+
+    ``source`` names the queue (adapter and endpoint), ``item`` the document in it, ``holder`` the
+    run (DAG id + run id, or the CLI call) that works on it. A lease that outlives a crashed run
+    is taken over once it expired (:mod:`gateway.exchange.leases`).
+    """
+
+    __tablename__ = "exchange_leases"
+
+    source: Mapped[str] = mapped_column(String(255), primary_key=True)
+    item: Mapped[str] = mapped_column(String(512), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    acquired_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
 __all__ = [
@@ -232,6 +247,7 @@ __all__ = [
     "AuditHead",
     "Base",
     "BusinessOperation",
+    "ExchangeLease",
     "Message",
     "OperatorKey",
     "RefusalCount",

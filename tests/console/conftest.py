@@ -26,8 +26,8 @@ from hubkit import free_port, running_hubs, sdk_call, sdk_send, wait_for
 from gateway.config import ConsoleSettings, HubSettings
 from gateway.edxml import Attachment, BytesPayload, Organization, build_package
 from gateway.edxml.samples import sample_edoc, sample_status
+from gateway.exchange.steps import stamp_package
 from gateway.ledger.operators import add_key
-from gateway.pipeline import stamp_package
 from gateway.signing.profiles import load_signing_settings
 from gateway.signing.sign import DocumentSigner
 from gateway.signing.testing import make_sample_pdf

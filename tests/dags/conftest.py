@@ -21,11 +21,13 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
 sys.path.insert(0, str(ROOT / "tests" / "server"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 import shutil  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 
 import pytest  # noqa: E402
+from db_fixtures import make_database_url  # noqa: E402, F401  (ledgers on PostgreSQL in make test-pg)
 
 from gateway.config import HubSettings  # noqa: E402
 
@@ -47,8 +49,8 @@ def dagbag():
 
 
 @pytest.fixture
-def hub(tmp_path: Path):
-    """One real hub on 127.0.0.1 with its own SQLite ledger."""
+def hub(tmp_path: Path, make_database_url):  # noqa: F811
+    """One real hub on 127.0.0.1 with its own ledger (SQLite, or a PostgreSQL schema in make test-pg)."""
     from hubkit import running_hubs
 
     directory = tmp_path / "hub-agencies.json"
@@ -58,7 +60,7 @@ def hub(tmp_path: Path):
         ' {"id": 20, "code": "000.00.00.H41", "name": "UBND tỉnh Nghệ An", "centerCode": "02.41.W00"}]',
         encoding="utf-8",
     )
-    settings = HubSettings(data_dir=tmp_path / "hub", database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+    settings = HubSettings(data_dir=tmp_path / "hub", database_url=make_database_url("hub"),
                            node_id="02.41.W00", directory_file=directory, delivery_poll_seconds=0.1)
     with running_hubs(settings) as (running,):
         yield running
@@ -70,3 +72,11 @@ def legacy_sim():
 
     with QlvbSimulator() as sim:
         yield sim
+
+
+@pytest.fixture(autouse=True)
+def lease_database(make_database_url, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: F811
+    """Every test's runs lease documents in a database of their own (never ./var)."""
+    url = make_database_url("leases")
+    monkeypatch.setenv("LIENTHONG_LEASE_DATABASE_URL", url)
+    return url

@@ -74,7 +74,7 @@ def run_dag(dagbag: Any, dag_id: str, **conf: Any) -> tuple[Any, dict[str, Any]]
 
 
 def summary(work: Path, dag_id: str, run: Any) -> dict[str, Any]:
-    from gateway.pipeline_stages import safe_name
+    from gateway.exchange import safe_name
 
     path = work / "reports" / dag_id / safe_name(run.run_id) / "summary.json"
     return json.loads(path.read_text())["stages"]

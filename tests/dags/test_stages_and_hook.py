@@ -14,8 +14,8 @@ from gateway.airflow.tasks import fail_fast
 from gateway.edxml import Organization, build_package
 from gateway.edxml.samples import sample_edoc
 from gateway.errors import AuthorizationError, ConfigurationError, RemoteRefusalError, TransportTimeoutError
-from gateway.pipeline_stages import chunked, original_id, safe_name
-from gateway.pipeline_stages.outbound import OutboundFolders, deliver
+from gateway.exchange import chunked, original_id, safe_name
+from gateway.exchange.outbound import OutboundFolders, deliver
 from gateway.transport.axis import AxisClient
 
 
@@ -101,7 +101,7 @@ def test_a_chunk_with_retryable_failures_is_reported_then_raised(monkeypatch: py
 
     from gateway.airflow import tasks
     from gateway.errors import UpstreamUnavailableError
-    from gateway.pipeline_stages.common import start
+    from gateway.exchange.common import start
 
     ti = SimpleNamespace(dag_id="lienthong_outbound", task_id="deliver", map_index=3)
     monkeypatch.setattr(tasks, "_context", lambda: {"ti": ti, "run_id": "manual__1", "params": {}})
@@ -109,15 +109,16 @@ def test_a_chunk_with_retryable_failures_is_reported_then_raised(monkeypatch: py
     result.add("a", "ok")
     result.add("b", "failed", error="timeout", retryable=True)
     with pytest.raises(UpstreamUnavailableError, match="1 document"):
-        tasks.finish(result, tmp_path)
+        tasks.finish(result, tmp_path, "att1")
     report = json.loads((tmp_path / "reports/lienthong_outbound/manual__1/deliver.3.json").read_text())
     assert report["failed"] == 1 and report["names"] == ["a"] and report["items"][1]["error"] == "timeout"
+    assert (report["attempt"], report["task"]) == ("att1", "deliver")  # summarize keeps only this attempt
 
     done = start("send")
     done.add("a", "ok")
     done.add("c", "failed", error="refused", retryable=False)
-    assert tasks.finish(done, tmp_path) == {"stage": "send", "ok": 1, "skipped": 0, "failed": 1,
-                                            "retryable_failed": 0, "names": ["a"]}
+    assert tasks.finish(done, tmp_path, "att1") == {"stage": "send", "ok": 1, "skipped": 0, "failed": 1,
+                                                    "retryable_failed": 0, "names": ["a"], "attempt": "att1"}
 
 
 def test_hook_reads_the_connection_and_never_shows_the_secret(hub, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -136,3 +137,39 @@ def test_hook_reads_the_connection_and_never_shows_the_secret(hub, monkeypatch: 
     connect(monkeypatch, hub.url, "sys-h41", "wrong-secret-456", "http://127.0.0.1:9/qlvb")
     ok, message = LienthongHook().test_connection()
     assert not ok and "RemoteRefusalError" in message and "wrong-secret-456" not in message
+
+
+def test_after_a_clear_only_the_current_attempt_counts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A map index that became *removed* keeps its old report and XCom: neither may count or be worked on."""
+    from types import SimpleNamespace
+
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    from gateway.airflow import tasks
+    from gateway.exchange.common import write_json
+
+    pushed = {"attempt": "new", "return_value": [{"attempt": "new", "names": ["a"]}]}
+    ti = SimpleNamespace(dag_id="lienthong_outbound_qlvb_soap", task_id="summarize", map_index=-1,
+                         xcom_pull=lambda task_ids, key="return_value": pushed[key])
+    monkeypatch.setattr(tasks, "_context", lambda: {"ti": ti, "run_id": "manual__2", "params": {}})
+    monkeypatch.setattr(tasks, "_hook", lambda spec: SimpleNamespace(
+        context=lambda *a, **k: SimpleNamespace(leases=None)))
+    folder = tmp_path / "reports/lienthong_outbound_qlvb_soap/manual__2"
+    item = {"source": "a", "outcome": "ok"}
+    for task_id, stage in (("fetch_translate", "fetch"), ("stamp", "stamp"), ("deliver", "send"),
+                           ("acknowledge", "ack")):
+        write_json(folder / f"{task_id}.0.json", {"stage": stage, "items": [item], "attempt": "new", "task": task_id})
+        # the removed index 1 of the earlier attempt: failures that no longer exist
+        write_json(folder / f"{task_id}.1.json", {"stage": stage, "attempt": "old", "task": task_id,
+                                                 "items": [{"source": "z", "outcome": "failed", "error": "old"}]})
+    spec = {"flow": "outbound", "settings": {"work_dir": str(tmp_path)}}
+    result = tasks.summarize.function(spec)
+    assert result["passed"] is True and result["failures"] == []
+    assert result["stages"]["fetch"] == {"ok": 1, "skipped": 0, "failed": 0, "chunks": 1}
+
+    with pytest.raises(AirflowSkipException, match="attempt old"):  # downstream of a removed index
+        tasks.run_stage.function({"attempt": "old", "names": ["z"]}, spec, "stamp")
+
+    (folder / "acknowledge.0.json").unlink()  # a chunk whose stage never finished fails the run
+    with pytest.raises(AirflowFailException, match="acknowledge"):
+        tasks.summarize.function(spec)

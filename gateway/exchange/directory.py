@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.edxml.directory import Directory
 from gateway.errors import ConfigurationError, GatewayError, SchemaValidationError
-from gateway.pipeline_stages.common import now_iso, read_json, write_json
+from gateway.exchange.common import now_iso, read_json, write_json
 from gateway.transport.axis import AxisClient
 
 LISTS = ("getAgenciesList", "getSynchronizeUnit")

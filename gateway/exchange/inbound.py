@@ -23,9 +23,7 @@ from pathlib import Path
 
 from gateway.edxml import EdocPackage, Organization, StatusCode, StatusPackage, build_package, parse_package
 from gateway.errors import EdxmlFormatError, GatewayError, RemoteRefusalError, UpstreamUnavailableError
-from gateway.files import write_atomic
-from gateway.pipeline import answer_status
-from gateway.pipeline_stages.common import (
+from gateway.exchange.common import (
     StageResult,
     clear_error,
     now_iso,
@@ -36,10 +34,12 @@ from gateway.pipeline_stages.common import (
     start,
     write_json,
 )
+from gateway.exchange.sources import LegacyConnector
+from gateway.exchange.steps import answer_status
+from gateway.files import write_atomic
 from gateway.signing.package_verify import verify_package_file
 from gateway.signing.profiles import TrustConfig
 from gateway.transport.axis import AxisClient
-from gateway.transport.soap import LegacySoapConnector
 
 
 def _marker(folder: Path, name: str, step: str) -> Path:
@@ -101,7 +101,9 @@ def verify(names: Sequence[str], folder: Path, trust: TrustConfig, *, reject_inv
     for name in names:
         report_file = _marker(folder, name, "verify")
         if report_file.exists():
-            result.add(name, "skipped", valid=read_json(report_file)["valid"])
+            known = read_json(report_file)["valid"]
+            result.add(name, "skipped", carry=True, valid=known,
+                       reason="verified before" + ("" if known else ", flagged"))
             continue
         try:
             pkg = _load(folder, name)
@@ -118,14 +120,15 @@ def verify(names: Sequence[str], folder: Path, trust: TrustConfig, *, reject_inv
         if not valid and reject_invalid:
             write_json(_marker(folder, name, "rejected"), {"reason": f"package verification: {report.verdict}",
                                                           "at": now_iso()})
-        # a rejected document still goes on: the status stage answers it with 02; an invalid or
-        # indeterminate package is "flagged", never counted "ok"
-        result.add(name, "ok" if valid else "flagged", carry=True, valid=valid, verdict=report.verdict,
+        # an invalid or indeterminate package is never "ok": flagged, it goes on to the legacy system;
+        # rejected, to the status stage (02)
+        outcome = "ok" if valid else "rejected" if reject_invalid else "flagged"
+        result.add(name, outcome, carry=True, valid=valid, verdict=report.verdict,
                    rejected=not valid and reject_invalid)
     return result
 
 
-def deliver_to_legacy(connector: LegacySoapConnector, names: Sequence[str], folder: Path) -> StageResult:
+def deliver_to_legacy(connector: LegacyConnector, names: Sequence[str], folder: Path) -> StageResult:
     """Translate with the adapter and hand each document (or status) to the legacy system."""
     result = start("legacy")
     for name in names:

@@ -3,8 +3,9 @@
 These are the steps between the adapters (legacy XML ⇄ edXML) and the hub (sendEdoc/receive),
 written as functions over packages and folders so the CLI, scripts and orchestration (Airflow
 tasks) all call the same code. Folder stages are idempotent — an output that exists is skipped —
-and a failure in one package is recorded beside it (``<name>.error.json``) without stopping the
-rest of the batch.
+and a failure in one package is recorded beside it (``NAME.<step>.error.json``) without stopping the
+rest of the batch. Error files follow the one convention of the exchange layer:
+``NAME.<step>.error.json`` beside the step's output, NAME being the package file's stem.
 """
 
 from __future__ import annotations
@@ -146,9 +147,15 @@ class StageReport:
     def summary(self) -> str:
         return f"{self.stage}: {self.count('ok')} ok, {self.count('skipped')} skipped, {self.failed} failed"
 
+    def counts(self) -> dict[str, int]:
+        """ok / skipped / failed, plus any other outcome a stage uses (``flagged``, ``rejected``)."""
+        out = {"ok": 0, "skipped": 0, "failed": 0}
+        for item in self.items:
+            out[item["outcome"]] = out.get(item["outcome"], 0) + 1
+        return out
+
     def to_dict(self) -> dict[str, Any]:
-        return {"stage": self.stage, "ok": self.count("ok"), "skipped": self.count("skipped"),
-                "failed": self.failed, "items": self.items}
+        return {"stage": self.stage, **self.counts(), "items": self.items}
 
 
 def package_files(inputs: Iterable[Path]) -> list[Path]:
@@ -178,13 +185,13 @@ def run_stage(
     ``finish`` transforms the built package bytes last (e.g. adds the package-level Signature).
 
     Outputs that already exist are skipped (reruns are cheap and safe); a failing package gets
-    ``<name>.error.json`` in ``out_dir`` and the batch goes on.
+    ``NAME.<stage>.error.json`` in ``out_dir`` (NAME = the input's stem) and the batch goes on.
     """
     report = StageReport(stage)
     out_dir.mkdir(parents=True, exist_ok=True)
     for src in package_files(inputs):
         target = out_dir / src.name
-        error_file = out_dir / f"{src.name}.error.json"
+        error_file = out_dir / f"{src.stem}.{stage}.error.json"
         if target.exists():
             report.add(src, "skipped", output=str(target))
             continue

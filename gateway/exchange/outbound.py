@@ -4,8 +4,8 @@ Work folder (``<work>/outbound``)::
 
     translated/NAME.edxml            the adapter's package for legacy document NAME (an encoded legacy id)
     translated/NAME.fetch.error.json why fetching or translating it failed
-    signed/NAME.edxml                the package with the agency signature (``gateway.pipeline.stamp_folder``)
-    signed/NAME.edxml.error.json     why stamping failed
+    signed/NAME.edxml                the package with the agency signature (``gateway.exchange.steps.stamp_folder``)
+    signed/NAME.stamp.error.json     why stamping failed
     signed/NAME.send.json            receipt: the hub accepted it (its DocId); never sent again
     signed/NAME.ack.json             receipt: the legacy system was told it left
 
@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.errors import AuthorizationError, GatewayError, MappingError, RemoteRefusalError, UpstreamUnavailableError
-from gateway.files import write_atomic
-from gateway.pipeline import stamp_folder
-from gateway.pipeline_stages.common import (
+from gateway.exchange.common import (
     StageResult,
     clear_error,
     now_iso,
@@ -32,9 +30,11 @@ from gateway.pipeline_stages.common import (
     start,
     write_json,
 )
+from gateway.exchange.sources import LegacyConnector
+from gateway.exchange.steps import stamp_folder
+from gateway.files import write_atomic
 from gateway.signing.sign import DocumentSigner
 from gateway.transport.axis import AxisClient
-from gateway.transport.soap import LegacySoapConnector
 
 
 @dataclass(frozen=True)
@@ -63,12 +63,12 @@ class OutboundFolders:
         return self.signed / f"{name}.ack.json"
 
 
-def list_pending(connector: LegacySoapConnector, *, limit: int | None = None) -> list[str]:
+def list_pending(connector: LegacyConnector, *, limit: int | None = None) -> list[str]:
     """Work names of the documents waiting in the legacy system's outgoing queue."""
     return [safe_name(legacy_id) for legacy_id in connector.pending(limit)]
 
 
-def fetch_and_translate(connector: LegacySoapConnector, names: Sequence[str], folders: OutboundFolders) -> StageResult:
+def fetch_and_translate(connector: LegacyConnector, names: Sequence[str], folders: OutboundFolders) -> StageResult:
     """Fetch each document and translate it with the adapter into ``translated/NAME.edxml``.
 
     A document already delivered is not fetched again. A translation that differs from the one
@@ -103,7 +103,7 @@ def fetch_and_translate(connector: LegacySoapConnector, names: Sequence[str], fo
         write_atomic(target, doc.edxml)
         stale = folders.signed / f"{name}.edxml"
         stale.unlink(missing_ok=True)
-        (folders.signed / f"{name}.edxml.error.json").unlink(missing_ok=True)
+        (folders.signed / f"{name}.stamp.error.json").unlink(missing_ok=True)
         result.add(name, "ok", document_id=doc.document_id)
     return result
 
@@ -154,13 +154,16 @@ def deliver(client: AxisClient, names: Sequence[str], folders: OutboundFolders) 
     return result
 
 
-def acknowledge(connector: LegacySoapConnector, names: Sequence[str], folders: OutboundFolders) -> StageResult:
-    """Tell the legacy system each delivered document has left (it drops it from its queue)."""
+def acknowledge(connector: LegacyConnector, names: Sequence[str], folders: OutboundFolders) -> StageResult:
+    """Tell the legacy system each delivered document has left (it drops it from its queue).
+
+    ``names`` come from this run's listing, so a document with an acknowledgement receipt that the
+    legacy system lists again (the acknowledgement was lost, or the queue was restored) is
+    acknowledged again rather than skipped forever.
+    """
     result = start("ack")
     for name in names:
-        if folders.acked(name).exists():
-            result.add(name, "skipped")
-            continue
+        again = folders.acked(name).exists()
         if not folders.sent(name).exists():
             result.add(name, "failed", carry=False, error="not delivered", retryable=False)
             continue
@@ -172,7 +175,8 @@ def acknowledge(connector: LegacySoapConnector, names: Sequence[str], folders: O
         clear_error(folders.signed, name, "ack")
         write_json(folders.acked(name), {"accepted": answer.accepted, "message": answer.message, "at": now_iso()})
         # not accepted = no longer in the legacy queue (acknowledged by an earlier, interrupted run)
-        result.add(name, "ok" if answer.accepted else "skipped", legacy_message=answer.message)
+        result.add(name, "ok" if answer.accepted else "skipped", legacy_message=answer.message,
+                   **({"reacknowledged": True} if again else {}))
     return result
 
 

@@ -17,8 +17,8 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from gateway.errors import ConfigurationError, GatewayError
+from gateway.exchange.steps import StageReport
 from gateway.files import write_atomic
-from gateway.pipeline import StageReport
 
 
 def safe_name(identifier: str) -> str:
@@ -92,9 +92,8 @@ class StageResult:
     def summary(self) -> dict[str, Any]:
         """What travels in XCom: counts and names, never payloads or error texts."""
         r = self.report
-        flagged = {"flagged": r.count("flagged")} if r.count("flagged") else {}  # verify: invalid/indeterminate
-        return {"stage": r.stage, "ok": r.count("ok"), "skipped": r.count("skipped"), "failed": r.failed, **flagged,
-                "retryable_failed": self.retryable_failures, "names": list(self.names)}
+        return {"stage": r.stage, **r.counts(), "retryable_failed": self.retryable_failures,
+                "names": list(self.names)}
 
 
 def start(stage: str) -> StageResult:
