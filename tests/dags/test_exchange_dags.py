@@ -102,7 +102,10 @@ def test_outbound_inbound_statuses_chain(systems, legacy_sim: QlvbSimulator, dag
         assert run.state == "success", tis
         assert len(vpcp_legacy.received) == 2
     stages = summary(vpcp_work, "lienthong_inbound_qlvb_soap", run)
-    assert {s: v["ok"] for s, v in stages.items()} == {"receive": 2, "verify": 2, "legacy": 2, "status": 2}
+    # the legacy PDFs carry the agency seal but no leader's signature: the package verifier (Decree 30:
+    # seal over the leader's signature) flags them; flagged is never "ok", and they are still delivered
+    assert {s: v["ok"] for s, v in stages.items()} == {"receive": 2, "verify": 0, "legacy": 2, "status": 2}
+    assert stages["verify"]["flagged"] == 2
     reports = sorted((vpcp_work / "inbound").glob("*.verify.json"))
     assert len(reports) == 2
     for r in reports:
