@@ -15,6 +15,7 @@ rather than clipped: the signing time is always the last line and always shown i
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -181,8 +182,9 @@ def max_stamp_lines() -> int:
 
 
 def text_block_size(lines: list[str], width_of: Callable[[str], float]) -> tuple[float, float]:
+    """Whole points (pyHanko sizes appearance boxes in integers), never smaller than the text."""
     width = max(width_of(line) for line in lines) + 2 * STAMP_PADDING
-    return width, len(lines) * STAMP_LEADING + 2 * STAMP_PADDING
+    return float(math.ceil(width)), float(len(lines) * STAMP_LEADING + 2 * STAMP_PADDING)
 
 
 def top_right_display_box(frame: PageFrame, width: float, height: float) -> Rect:

@@ -18,6 +18,7 @@ pyHanko and network errors are translated here, once, into :mod:`gateway.errors`
 from __future__ import annotations
 
 import io
+import math
 from datetime import datetime
 from enum import StrEnum
 from types import TracebackType
@@ -61,8 +62,13 @@ Rect = tuple[float, float, float, float]
 
 
 def _widget_box(rect: Rect) -> Rect:
-    """The widget rectangle as written (pyHanko rounds to 4 decimals; 2 are plenty)."""
-    return (round(rect[0], 2), round(rect[1], 2), round(rect[2], 2), round(rect[3], 2))
+    """The widget rectangle as written: origin to 0.01 pt, whole-point size, never smaller.
+
+    pyHanko builds the appearance's box from the widget size truncated to integers
+    (``BoxConstraints``); a fractional size would scale the appearance down slightly.
+    """
+    x0, y0 = round(rect[0], 2), round(rect[1], 2)
+    return (x0, y0, x0 + math.ceil(rect[2] - x0 - 1e-6), y0 + math.ceil(rect[3] - y0 - 1e-6))
 
 
 def _union(*rects: Rect) -> Rect:
