@@ -32,8 +32,8 @@ TOP_MARGIN_MM = 20.0
 RIGHT_MARGIN_MM = 20.0
 #: Office printers cannot print the outer ~4-5 mm of a sheet; the stamp's box starts below this.
 PRINTABLE_EDGE_MM = 5.0
-#: A stamp takes at most this share of the visible page width (a long reference wraps).
-STAMP_MAX_WIDTH_SHARE = 0.45
+#: A stamp stays in the right half of the visible page (a long reference wraps).
+STAMP_MAX_WIDTH_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,8 @@ def stamp_lines(
 
 
 def stamp_max_width(frame: PageFrame) -> float:
-    return frame.display_size[0] * STAMP_MAX_WIDTH_SHARE - 2 * STAMP_PADDING
+    """From the right margin leftwards to the middle of the page as read, less the padding."""
+    return frame.display_size[0] * STAMP_MAX_WIDTH_SHARE - RIGHT_MARGIN_MM * MM - 2 * STAMP_PADDING
 
 
 def max_stamp_lines() -> int:
