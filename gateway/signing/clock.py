@@ -1,10 +1,11 @@
-"""One clock reading per signature: the stamp's visible time, the CMS signing-time and /M agree.
+"""One clock reading per signature: the stamp's visible time is the time written into the signature.
 
 pyHanko reads the machine's clock when a signing session starts and uses that reading for the
-CMS ``signing-time`` attribute, the signature dictionary's ``/M`` and the appearance's ``%(ts)s``.
-:class:`SigningClock` takes that reading itself, truncated to whole seconds (``signing-time`` is
-a UTCTime, so a fraction would be dropped there but not on the stamp), and hands the same value
-to pyHanko and to the stamp.
+signature dictionary's ``/M`` (the signed claimed time of a PAdES signature: ETSI EN 319 142-1
+forbids the CMS ``signing-time`` attribute there, pyHanko writes it only for non-PAdES
+subfilters) and the appearance's ``%(ts)s``. :class:`SigningClock` takes that reading itself,
+truncated to whole seconds (a PDF date and the stamp show seconds), and hands the same value to
+pyHanko and to the stamp.
 
 With a timestamp authority (B-T and above) the signing machine's clock is not the reference: the
 TSA's is. :class:`RecordingTimeStamper` notes, for every token, the TSA's ``genTime`` and when the
