@@ -8,8 +8,10 @@
   ``fonts/prep_font.py``), size 10, upright, black, no border, no image. The signing time is the
   signature's own signing time rendered in ISO 8601 with the Vietnam offset (+07:00).
 
-Geometry helpers place those boxes: the seal overlapping the left third of the signer's image,
-the text stamp in the top-right corner inside the top margin.
+Both are laid out as the reader sees the page (:mod:`gateway.signing.geometry`): on a page
+shown rotated, the image is drawn rotated inside its widget and the text stamp's appearance
+carries a ``/Matrix``, so both read upright. An image anchored on a placeholder text covers the
+placeholder's box in white inside its own widget (docs/signing.md, "The placeholder").
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ class ImageStamp(BaseStamp):
     def _render_inner_content(self) -> list[bytes]:
         style = self.image_style
         image = style.image
-        image.set_writer(self.writer)
+        image.set_writer(self.writer)  # type: ignore[no-untyped-call]
         self.set_resource(
             category=content.ResourceType.XOBJECT, name=pdf_name("/Img"), value=image.image_ref
         )
@@ -159,7 +161,8 @@ def image_style(
     def rel(r: Rect) -> Rect:
         return (r[0] - wx, r[1] - wy, r[2] - wx, r[3] - wy)
 
-    return ImageStampStyle(image=image, image_rect=rel(image_rect), rotation=rotation, cover=tuple(rel(c) for c in cover))
+    covers = tuple(rel(c) for c in cover)
+    return ImageStampStyle(image=image, image_rect=rel(image_rect), rotation=rotation, cover=covers)
 
 
 class _RotatedTextStamp(TextStamp):

@@ -93,8 +93,8 @@ def normalise_rotation(value: float) -> int:
 def rotation_matrix(rotation: int, width: float, height: float) -> tuple[float, float, float, float, float, float]:
     """The matrix turning a ``width`` × ``height`` display-oriented box so it reads upright on a
     page shown turned by ``rotation`` degrees clockwise; its image starts at the origin."""
-    a, b, c, d = {0: (1, 0, 0, 1), 90: (0, 1, -1, 0), 180: (-1, 0, 0, -1), 270: (0, -1, 1, 0)}[rotation]
-    a, b, c, d = a * width, b * width, c * height, d * height
+    ua, ub, uc, ud = {0: (1, 0, 0, 1), 90: (0, 1, -1, 0), 180: (-1, 0, 0, -1), 270: (0, -1, 1, 0)}[rotation]
+    a, b, c, d = ua * width, ub * width, uc * height, ud * height
     return (a, b, c, d, -min(0, a, c, a + c), -min(0, b, d, b + d))
 
 

@@ -289,17 +289,22 @@ class DocumentSigner:
         """Sign at one clock reading; with a TSA, check the token against it and redo once."""
         name = self._field_name(reader)
         moment = self.clock.now()
-        for attempt in (1, 2):
-            self._refuse_unfit_certificate(moment)
-            out = self._sign_once(pdf, style, page, rect, text_params, name, moment)
-            token = self.timestamper.last if self.timestamper is not None else None
-            if token is None:
-                return out
-            self.clock.learn(token)
-            if within_tolerance(moment, token.gen_time):
-                return out
-            if attempt == 1:
-                moment = self.clock.now()  # now in the TSA's time: sign again
+        self._refuse_unfit_certificate(moment)
+        out = self._sign_once(pdf, style, page, rect, text_params, name, moment)
+        token = self.timestamper.last if self.timestamper is not None else None
+        if token is None:
+            return out
+        self.clock.learn(token)
+        if within_tolerance(moment, token.gen_time):
+            return out
+        moment = self.clock.now()  # now in the TSA's time (offset just learnt): sign again, once
+        self._refuse_unfit_certificate(moment)
+        out = self._sign_once(pdf, style, page, rect, text_params, name, moment)
+        token = self.timestamper.last if self.timestamper is not None else None
+        if token is None or within_tolerance(moment, token.gen_time):
+            if token is not None:
+                self.clock.learn(token)
+            return out
         gap = (token.gen_time - moment).total_seconds()
         raise SigningError(
             f"timestamp authority {self.timestamper.url if self.timestamper else ''}: its time "

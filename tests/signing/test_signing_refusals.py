@@ -110,7 +110,7 @@ def test_validity_is_checked_again_at_each_signing_time(settings, sample_pdf):
     with DocumentSigner(settings.profile("ubnd-thu-nghiem"), settings.trust, key=key) as agency:
         agency.sign_attachment(sample_pdf, reference="1/QĐ")  # fine today
         agency.clock.offset = timedelta(days=3)  # the same long-running signer, three days later
-        with pytest.raises(ConfigurationError, match="'Short Lived'.* expired on"):
+        with pytest.raises(ConfigurationError, match=r"'Short Lived'.* expired on"):
             agency.sign_attachment(sample_pdf, reference="2/QĐ")
 
 
@@ -119,7 +119,7 @@ def test_expired_issuing_ca_is_refused(settings):
     key = make_signer_cert("Leaf", NOW - timedelta(days=1), NOW + timedelta(days=30))
     late = NOW + timedelta(days=365 * 40)  # past the intermediate's own validity
     assert ca_cert.not_valid_after_utc < late
-    with pytest.raises(ConfigurationError, match="issuing certificate .*expired"):
+    with pytest.raises(ConfigurationError, match=r"issuing certificate .*expired"):
         DocumentSigner(settings.profile("ubnd-thu-nghiem"), settings.trust, key=key)._refuse_unfit_certificate(late)
 
 

@@ -109,7 +109,7 @@ def test_attachment_stamp_top_right_upright_on_every_page_shape(shape, agency, s
     lines, page_w, page_h = stamp_lines(out, tmp_path)
     frame = page_frame(PdfFileReader(io.BytesIO(out)), 0)
     assert (page_w, page_h) == pytest.approx(frame.display_size, abs=0.5)  # mupdf shows the visible box
-    assert [ln["text"] for ln in lines][0] == "123/QĐ-UBND"
+    assert lines[0]["text"] == "123/QĐ-UBND"
     assert len(lines) == 2 and ISO_VN.match(lines[1]["text"]), lines
     assert_top_right_upright(lines, page_w)
     (sig,) = verify_pdf(out, settings.trust).signatures
