@@ -355,3 +355,35 @@ def find_placeholder(reader: PdfFileReader, text: str) -> Anchor | None:
         if rect is not None:
             return Anchor(page, rect, placeholder=rect)
     return None
+
+
+def find_placeholder_rendered(pdf: bytes, text: str) -> Anchor | None:
+    """Fallback search with pdfium's text extraction, for what :func:`find_placeholder` cannot
+    read: CID/Identity-H fonts (Word's export of Vietnamese text), text inside form XObjects.
+
+    pdfium's character boxes are tight glyph boxes in user space; the box is widened by a fifth
+    of the text height on every side so the cover also hides anti-aliasing and side bearings.
+    Slower than the tokenizer (the whole document is loaded), so only used when it found nothing.
+    """
+    import pypdfium2 as pdfium  # type: ignore[import-untyped]
+
+    try:
+        doc = pdfium.PdfDocument(pdf)
+    except pdfium.PdfiumError:
+        return None
+    try:
+        for index in range(len(doc)):
+            textpage = doc[index].get_textpage()
+            found = textpage.search(text, match_case=True).get_next()
+            if not found:
+                continue
+            start, n = found
+            boxes = [textpage.get_charbox(i) for i in range(start, start + n)]
+            x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+            x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
+            pad = min(x1 - x0, y1 - y0) / 5
+            rect = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+            return Anchor(index, rect, placeholder=rect)
+    finally:
+        doc.close()
+    return None

@@ -39,7 +39,13 @@ from gateway.signing import appearance
 from gateway.signing.clock import TIMESTAMP_TOLERANCE, RecordingTimeStamper, SigningClock, within_tolerance
 from gateway.signing.geometry import stamp_lines
 from gateway.signing.keys import KeyHandle, open_key
-from gateway.signing.placement import Anchor, find_placeholder, page_frame, signature_widgets
+from gateway.signing.placement import (
+    Anchor,
+    find_placeholder,
+    find_placeholder_rendered,
+    page_frame,
+    signature_widgets,
+)
 from gateway.signing.profiles import PadesLevel, ProfileKind, SigningProfile, TrustConfig
 from gateway.signing.refusals import (
     certificate_purpose_refusal,
@@ -169,7 +175,7 @@ class DocumentSigner:
         reader = self._reader(pdf)
         self._refuse_unverified(pdf, reader)
         if anchor is None:
-            anchor = self._find_anchor(reader, placeholder or DEFAULT_PLACEHOLDER)
+            anchor = self._find_anchor(pdf, reader, placeholder or DEFAULT_PLACEHOLDER)
         frame = page_frame(reader, anchor.page)
         w, h = self._image.box.width, self._image.box.height
         shown = frame.to_display(anchor.rect)
@@ -247,14 +253,14 @@ class DocumentSigner:
         if error is not None:
             raise error
 
-    def _find_anchor(self, reader: PdfFileReader, placeholder: str) -> Anchor:
+    def _find_anchor(self, pdf: bytes, reader: PdfFileReader, placeholder: str) -> Anchor:
         if self.profile.kind is ProfileKind.AGENCY:
             widgets = [w for w in signature_widgets(reader) if w.signed and w.page is not None]
             persons = [w for w in widgets if w.field_name.startswith(PERSON_FIELD_PREFIX)]
             chosen = (persons or widgets)[-1:] if (persons or widgets) else []
             if chosen and chosen[0].page is not None:
                 return Anchor(chosen[0].page, chosen[0].rect)
-        found = find_placeholder(reader, placeholder)
+        found = find_placeholder(reader, placeholder) or find_placeholder_rendered(pdf, placeholder)
         if found is None:
             raise SigningError(
                 "no anchor for the signature: no signed signer widget and no placeholder text "

@@ -14,6 +14,7 @@ import pypdfium2 as pdfium
 import pytest
 from lxml import etree
 from PIL import Image
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from gateway.errors import SigningError
@@ -236,3 +237,74 @@ def test_agency_seal_on_the_placeholder_hides_it_too(agency):
     page, box = _placeholder_display_box(original)
     sealed = agency.sign_main(original)
     assert _dark_pixels(_pdfium_page(sealed, page, 2.0), box, 2.0) == 0
+
+
+def _placeholder_in_form_xobject() -> bytes:
+    """The placeholder drawn from a form XObject: invisible to our content-stream tokenizer."""
+    from pyhanko.pdf_utils.generic import pdf_name
+    from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
+
+    from gateway.signing.testing import A4
+
+    w = PdfFileWriter(stream_xrefs=False)
+    font = w.add_object(
+        generic.DictionaryObject(
+            {
+                pdf_name("/Type"): pdf_name("/Font"),
+                pdf_name("/Subtype"): pdf_name("/Type1"),
+                pdf_name("/BaseFont"): pdf_name("/Times-Roman"),
+                pdf_name("/Encoding"): pdf_name("/WinAnsiEncoding"),
+            }
+        )
+    )
+    fonts = generic.DictionaryObject({pdf_name("/F1"): font})
+    form = generic.StreamObject(
+        {
+            pdf_name("/Type"): pdf_name("/XObject"),
+            pdf_name("/Subtype"): pdf_name("/Form"),
+            pdf_name("/BBox"): generic.ArrayObject(generic.NumberObject(v) for v in (0, 0, 300, 100)),
+            pdf_name("/Resources"): generic.DictionaryObject({pdf_name("/Font"): fonts}),
+        },
+        stream_data=b"BT /F1 13 Tf 20 40 Td ([[CHU_KY]]) Tj ET",
+    )
+    resources = generic.DictionaryObject(
+        {pdf_name("/XObject"): generic.DictionaryObject({pdf_name("/Fm0"): w.add_object(form)})}
+    )
+    content = w.add_object(generic.StreamObject(stream_data=b"q 1 0 0 1 300 200 cm /Fm0 Do Q"))
+    w.insert_page(PageObject(contents=content, media_box=A4, resources=resources))
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def test_placeholder_the_tokenizer_cannot_read_is_found_by_pdfium_and_hidden(person, settings):
+    from gateway.signing.placement import find_placeholder_rendered
+
+    original = _placeholder_in_form_xobject()
+    assert find_placeholder(PdfFileReader(io.BytesIO(original)), "[[CHU_KY]]") is None
+    anchor = find_placeholder_rendered(original, "[[CHU_KY]]")
+    assert anchor is not None and anchor.page == 0
+    x0, y0, x1, y1 = anchor.rect
+    assert 315 < x0 < 322 and 385 < x1 < 395 and y0 < 240 < y1  # 300+20 = 320, baseline 200+40
+    box = page_frame(PdfFileReader(io.BytesIO(original)), 0).to_display(anchor.rect)
+    assert _dark_pixels(_pdfium_page(original, 0, 2.0), box, 2.0) > 50
+    signed = person.sign_main(original)
+    assert _dark_pixels(_pdfium_page(signed, 0, 2.0), box, 2.0) == 0
+    assert verify_pdf(signed, settings.trust).valid
+
+
+def test_page_frame_maps_both_ways_for_every_rotation():
+    from gateway.signing.geometry import PageFrame, normalise_rotation
+
+    for rotation in (0, 90, 180, 270):
+        frame = PageFrame((10.0, 20.0, 610.0, 820.0), rotation)
+        w, h = frame.display_size
+        assert (w, h) == ((800.0, 600.0) if rotation in (90, 270) else (600.0, 800.0))
+        shown = (w - 100, 10.0, w - 20, 40.0)  # a top-right box as read
+        user = frame.to_user(shown)
+        assert frame.to_display(user) == pytest.approx(shown)
+        x0, y0, x1, y1 = user
+        assert 10 <= x0 < x1 <= 610 and 20 <= y0 < y1 <= 820
+    assert normalise_rotation(-90) == 270 and normalise_rotation(450) == 90
+    with pytest.raises(SigningError, match="multiple of 90"):
+        normalise_rotation(45)
