@@ -12,6 +12,12 @@ Three roles:
 * ``copy``: electronic copy ("SAO Y", "SAO LỤC", "TRÍCH SAO"), top-right text with the copy form,
   the copying agency and the signing time.
 
+Before anything is written the signer refuses unfit certificates and inputs whose existing
+signatures do not verify (:mod:`gateway.signing.refusals`); every signature is made at one
+:class:`~gateway.signing.clock.SigningClock` reading, shown on the stamp and checked against the
+timestamp token (:mod:`gateway.signing.clock`); boxes follow the page as read
+(:mod:`gateway.signing.geometry`).
+
 pyHanko and network errors are translated here, once, into :mod:`gateway.errors`.
 """
 
