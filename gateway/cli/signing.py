@@ -44,7 +44,9 @@ def register(subparsers: Any) -> None:
         help="stamp and sign PDFs with a signing profile (Decree 30 appearance, PAdES)",
         description="Sign one PDF, or every *.pdf in a folder, with the key, image and PAdES level of a "
         "signing profile. Roles: main (signature image / seal over the signer's image), attachment "
-        "(top-right number/notation + time) and copy (top-right copy form, agency, time).",
+        "(top-right number/notation + time) and copy (top-right copy form, agency, time). Stamps follow the "
+        "page as read (CropBox, /Rotate). Refuses, with the reason: CA, TSA, expired or not-yet-valid "
+        "certificates, and any input whose existing signatures do not verify against the profiles' [trust].",
     )
     sign.add_argument("input", type=Path, help="a PDF file, or a folder of PDFs for a batch")
     sign.add_argument("-o", "--output", type=Path, required=True, help="output PDF (or folder for a batch)")
@@ -53,7 +55,11 @@ def register(subparsers: Any) -> None:
     sign.add_argument(
         "--role", choices=["main", "attachment", "copy"], default="main", help="appearance (default main)"
     )
-    sign.add_argument("--ref", help='main document number/notation for --role attachment, e.g. "123/QĐ-UBND"')
+    sign.add_argument(
+        "--ref",
+        help='main document number/notation for --role attachment, e.g. "123/QĐ-UBND" '
+        "(wrapped to at most 2 lines; longer is refused)",
+    )
     sign.add_argument("--copy-form", default="SAO Y", help='copy form for --role copy (default "SAO Y")')
     sign.add_argument("--copy-agency", help="copying agency for --role copy (default: profile agency_name)")
     sign.add_argument("--page", type=int, help="1-based page of the anchor rectangle (with --rect)")

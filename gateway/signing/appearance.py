@@ -8,8 +8,10 @@
   ``fonts/prep_font.py``), size 10, upright, black, no border, no image. The signing time is the
   signature's own signing time rendered in ISO 8601 with the Vietnam offset (+07:00).
 
-Geometry helpers place those boxes: the seal overlapping the left third of the signer's image,
-the text stamp in the top-right corner inside the top margin.
+Both are laid out as the reader sees the page (:mod:`gateway.signing.geometry`): on a page
+shown rotated, the image is drawn rotated inside its widget and the text stamp's appearance
+carries a ``/Matrix``, so both read upright. An image anchored on a placeholder text covers the
+placeholder's box in white inside its own widget (docs/signing.md, "The placeholder").
 """
 
 from __future__ import annotations
@@ -23,25 +25,26 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from pyhanko.pdf_utils import generic, layout
+from pyhanko.pdf_utils import content, generic, layout
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.text import TextBoxStyle
-from pyhanko.stamp import StaticStampStyle, TextStampStyle
+from pyhanko.stamp import BaseStampStyle, TextStampStyle
+from pyhanko.stamp.base import BaseStamp
 from pyhanko.stamp.text import TextStamp
 
 from gateway.errors import ConfigurationError
+from gateway.signing.geometry import MM as MM  # re-exported: callers and tests take units from here
+from gateway.signing.geometry import RIGHT_MARGIN_MM as RIGHT_MARGIN_MM
+from gateway.signing.geometry import STAMP_FONT_SIZE as STAMP_FONT_SIZE
+from gateway.signing.geometry import STAMP_LEADING, PageFrame, rotation_matrix, text_block_size, top_right_display_box
+from gateway.signing.geometry import TOP_MARGIN_MM as TOP_MARGIN_MM
 
 logging.getLogger("fontTools").setLevel(logging.ERROR)  # "FFTM NOT subset" on every stamp otherwise
 
 VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
-MM = 72.0 / 25.4
 FONT_PATH = Path(__file__).resolve().parent / "fonts" / "LienthongSerif-Regular.ttf"
-STAMP_FONT_SIZE = 10
-#: Decree 30 Appendix I margins: top 20-25 mm, right 15-20 mm. The stamp keeps inside both.
-TOP_MARGIN_MM = 20.0
-RIGHT_MARGIN_MM = 20.0
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 
 Rect = tuple[float, float, float, float]
@@ -105,18 +108,74 @@ def prepared_image(path: Path, width_mm: float) -> PreparedImage:
     return PreparedImage(path, width_mm * MM)
 
 
-def image_style(image: PreparedImage) -> StaticStampStyle:
-    """Only the image, fully opaque (its own alpha gives the transparency), no border, no margin."""
-    return StaticStampStyle(
-        background=image,
-        background_opacity=1.0,
-        border_width=0,
-        background_layout=layout.SimpleBoxLayoutRule(
-            x_align=layout.AxisAlignment.ALIGN_MID,
-            y_align=layout.AxisAlignment.ALIGN_MID,
-            margins=layout.Margins(0, 0, 0, 0),
-        ),
-    )
+class ImageStamp(BaseStamp):
+    """The signature or seal image, upright for the reader, over white boxes hiding placeholders.
+
+    The appearance's BBox is the widget rectangle in user-space orientation; the image is placed
+    inside it with the page's rotation, and each ``cover`` rectangle (relative to the widget) is
+    filled white first, so a placeholder text under the signature disappears in the signature's
+    own revision and inside its own rectangle (nothing else on the page changes).
+    """
+
+    def __init__(self, writer: Any, style: ImageStampStyle, box: layout.BoxConstraints):
+        super().__init__(writer=writer, style=style, box=box)
+        self.image_style = style
+
+    def _render_inner_content(self) -> list[bytes]:
+        style = self.image_style
+        image = style.image
+        image.set_writer(self.writer)  # type: ignore[no-untyped-call]
+        self.set_resource(
+            category=content.ResourceType.XOBJECT, name=pdf_name("/Img"), value=image.image_ref
+        )
+        ops: list[bytes] = []
+        for x0, y0, x1, y1 in style.cover:
+            ops.append(b"q 1 g %.3f %.3f %.3f %.3f re f Q" % (x0, y0, x1 - x0, y1 - y0))
+        ix0, iy0, _ix1, _iy1 = style.image_rect
+        a, b, c, d, e, f = rotation_matrix(style.rotation, image.box.width, image.box.height)
+        ops.append(b"q %.4f %.4f %.4f %.4f %.3f %.3f cm /Img Do Q" % (a, b, c, d, e + ix0, f + iy0))
+        return ops
+
+
+@dataclass(frozen=True)
+class ImageStampStyle(BaseStampStyle):
+    """Per-signature image appearance: where the image sits in the widget, rotation, covers."""
+
+    image: PreparedImage = None  # type: ignore[assignment]
+    image_rect: Rect = (0.0, 0.0, 0.0, 0.0)  # relative to the widget's lower-left corner
+    rotation: int = 0
+    cover: tuple[Rect, ...] = ()
+    border_width: int = 0
+    background: Any = None
+
+    def create_stamp(self, writer: Any, box: layout.BoxConstraints, text_params: dict[str, Any]) -> ImageStamp:
+        return ImageStamp(writer, self, box)
+
+
+def image_style(
+    image: PreparedImage, image_rect: Rect, widget: Rect, *, rotation: int = 0, cover: tuple[Rect, ...] = ()
+) -> ImageStampStyle:
+    """The image at ``image_rect`` (user space) in a widget at ``widget``, covers filled white."""
+    wx, wy = widget[0], widget[1]
+
+    def rel(r: Rect) -> Rect:
+        return (r[0] - wx, r[1] - wy, r[2] - wx, r[3] - wy)
+
+    covers = tuple(rel(c) for c in cover)
+    return ImageStampStyle(image=image, image_rect=rel(image_rect), rotation=rotation, cover=covers)
+
+
+class _RotatedTextStamp(TextStamp):
+    """A text stamp laid out upright for the reader: its form XObject carries the page rotation."""
+
+    rotation = 0
+
+    def as_form_xobject(self) -> generic.StreamObject:
+        xobj: generic.StreamObject = super().as_form_xobject()
+        if self.rotation:
+            a, b, c, d, _e, _f = rotation_matrix(self.rotation, 1, 1)
+            xobj[pdf_name("/Matrix")] = generic.ArrayObject(_number(int(v)) for v in (a, b, c, d, 0, 0))
+        return xobj
 
 
 @dataclass(frozen=True)
@@ -124,27 +183,35 @@ class VietnamTimeTextStampStyle(TextStampStyle):
     """A text stamp whose ``%(ts)s`` is the signing time in ISO 8601 with +07:00.
 
     pyHanko formats the signing time with ``timestamp_format`` in the machine's zone; we ask it
-    for a parseable form and re-render it, so the stamp shows exactly the signed time.
+    for a parseable form and re-render it, so the stamp shows exactly the signed time. On a page
+    shown rotated, the stamp is laid out in the reader's orientation (the widget rectangle's
+    sides swap for 90/270) and the appearance's ``/Matrix`` turns it upright.
     """
 
     timestamp_format: str = _ISO_FORMAT
+    rotation: int = 0
 
     def create_stamp(self, writer: Any, box: layout.BoxConstraints, text_params: dict[str, Any]) -> TextStamp:
         params = dict(text_params)
         if "ts" in params:
             params["ts"] = vietnam_time_iso(datetime.strptime(params["ts"], _ISO_FORMAT))
-        return TextStamp(writer=writer, style=self, box=box, text_params=params)
+        if self.rotation in (90, 270):
+            box = layout.BoxConstraints(width=box.height, height=box.width)
+        stamp = _RotatedTextStamp(writer=writer, style=self, box=box, text_params=params)
+        stamp.rotation = self.rotation
+        return stamp
 
 
-def text_style(template: str) -> VietnamTimeTextStampStyle:
+def text_style(template: str, rotation: int = 0) -> VietnamTimeTextStampStyle:
     """Serif 10 pt black text, left-aligned lines, the block pushed to the box's top right."""
     return VietnamTimeTextStampStyle(
         stamp_text=template,
+        rotation=rotation,
         border_width=0,
         text_box_style=TextBoxStyle(
             font=GlyphAccumulatorFactory(str(FONT_PATH), font_size=STAMP_FONT_SIZE),
             font_size=STAMP_FONT_SIZE,
-            leading=STAMP_FONT_SIZE + 2,
+            leading=STAMP_LEADING,
             text_color=(0.0, 0.0, 0.0),
             # without an explicit rule pyHanko pads the text box by 10 pt on every side
             box_layout_rule=layout.SimpleBoxLayoutRule(
@@ -171,6 +238,7 @@ def _font_metrics() -> tuple[dict[int, str], dict[str, tuple[int, int]], int]:
     return dict(font.getBestCmap()), dict(font["hmtx"].metrics), int(font["head"].unitsPerEm)
 
 
+@functools.lru_cache(maxsize=1024)
 def text_width(text: str, size: float = STAMP_FONT_SIZE) -> float:
     """Advance width of one line in points (no kerning; a safe upper bound for a box)."""
     cmap, metrics, upem = _font_metrics()
@@ -181,23 +249,18 @@ def text_width(text: str, size: float = STAMP_FONT_SIZE) -> float:
     return units * size / upem
 
 
-def top_right_box(page_box: Rect, lines: list[str]) -> Rect:
-    """The text stamp's rectangle: right-aligned to the right margin, inside the top margin."""
-    x0, _y0, x1, y1 = page_box
-    width = max(text_width(line) for line in lines) + 4
-    height = len(lines) * (STAMP_FONT_SIZE + 2) + 4
-    right = x1 - RIGHT_MARGIN_MM * MM
-    top = y1 - (TOP_MARGIN_MM * MM - height) / 2  # centred vertically in the top margin
-    if height > TOP_MARGIN_MM * MM:
-        top = y1 - 2 * MM
-    return (max(x0, right - width), top - height, right, top)
+def top_right_box(page: Rect | PageFrame, lines: list[str]) -> Rect:
+    """The text stamp's widget rectangle (user space): top right of the page as read, upright."""
+    frame = page if isinstance(page, PageFrame) else PageFrame(page)
+    width, height = text_block_size(lines, text_width)
+    return frame.to_user(top_right_display_box(frame, width, height))
 
 
 def seal_box(signature_rect: Rect, seal_width: float, seal_height: float) -> Rect:
     """The seal's rectangle: its right edge covers the left third of the signer's image.
 
     The seal is centred vertically on the signer's image, like a paper seal stamped over the
-    left part of a handwritten signature (Decree 30, Appendix I).
+    left part of a handwritten signature (Decree 30, Appendix I). Display space (as read).
     """
     sx0, sy0, sx1, sy1 = signature_rect
     right = sx0 + (sx1 - sx0) / 3

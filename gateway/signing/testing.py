@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,13 +38,39 @@ def _escape(text: str) -> bytes:
     return raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
 
 
+def _display_matrix(media_box: tuple[float, float, float, float], rotate: int) -> bytes:
+    """``cm`` operator drawing display-space content (bottom-up, as read) upright on a rotated page."""
+    from gateway.signing.geometry import PageFrame
+
+    frame = PageFrame(media_box, rotate % 360)
+    _w, h = frame.display_size
+
+    def user(xd: float, yd: float) -> tuple[float, float]:
+        x0, y0, _x1, _y1 = frame.to_user((xd, h - yd, xd, h - yd))
+        return x0, y0
+
+    ox, oy = user(0, 0)
+    ax, ay = user(1, 0)
+    bx, by = user(0, 1)
+    return b"%g %g %g %g %g %g cm" % (ax - ox, ay - oy, bx - ox, by - oy, ox, oy)
+
+
 def make_sample_pdf(
-    pages: int = 2, *, title: str = "QUYET DINH", placeholder: str | None = "[[CHU_KY]]", number: int = 0
+    pages: int = 2,
+    *,
+    title: str = "QUYET DINH",
+    placeholder: str | None = "[[CHU_KY]]",
+    number: int = 0,
+    media_box: tuple[float, float, float, float] = A4,
+    crop_box: tuple[float, float, float, float] | None = None,
+    rotate: int = 0,
 ) -> bytes:
-    """A small A4 document in Times-Roman with a signature placeholder on the last page.
+    """A small document in Times-Roman with a signature placeholder on the last page.
 
     The layout follows Decree 30 loosely: title, body lines, then the signer block (title line,
-    placeholder, name line) at the bottom right of the last page.
+    placeholder, name line) at the bottom right of the last page. ``media_box``, ``crop_box`` and
+    ``rotate`` give other page shapes; the content is then drawn so that it reads upright on the
+    page as displayed (like a scanner's rotated output), placeholder included.
     """
     w = PdfFileWriter(stream_xrefs=False)
     font = generic.DictionaryObject(
@@ -55,9 +82,15 @@ def make_sample_pdf(
         }
     )
     font_ref = w.add_object(font)
+    visible = crop_box or media_box
+    from gateway.signing.geometry import PageFrame
+
+    _dw, dh = PageFrame(visible, rotate % 360).display_size
+    top = dh - 82
     for p in range(pages):
-        ops = [b"BT /F1 14 Tf 230 760 Td (" + _escape(title) + b") Tj ET"]
-        ops.append(b"BT /F1 13 Tf 70 720 Td 16 TL")
+        ops = [b"q " + _display_matrix(visible, rotate)]
+        ops.append(b"BT /F1 14 Tf 230 %g Td (" % top + _escape(title) + b") Tj ET")
+        ops.append(b"BT /F1 13 Tf 70 %g Td 16 TL" % (top - 40))
         for i in range(20):
             ops.append(b"(" + _escape(f"Document {number}, page {p + 1}, line {i + 1}: noi dung van ban.") + b") '")
         ops.append(b"ET")
@@ -66,9 +99,15 @@ def make_sample_pdf(
             if placeholder:
                 ops.append(b"BT /F1 13 Tf 1 0 0 1 370 250 Tm (" + _escape(placeholder) + b") Tj ET")
             ops.append(b"BT /F1 13 Tf 1 0 0 1 350 180 Tm (Nguyen Van An) Tj ET")
+        ops.append(b"Q")
         stream = generic.StreamObject(stream_data=b"\n".join(ops))
         resources = generic.DictionaryObject({pdf_name("/Font"): generic.DictionaryObject({pdf_name("/F1"): font_ref})})
-        w.insert_page(PageObject(contents=w.add_object(stream), media_box=A4, resources=resources))
+        page = PageObject(contents=w.add_object(stream), media_box=list(media_box), resources=resources)
+        if crop_box is not None:
+            page[pdf_name("/CropBox")] = generic.ArrayObject(generic.FloatObject(v) for v in crop_box)
+        if rotate:
+            page[pdf_name("/Rotate")] = generic.NumberObject(rotate)
+        w.insert_page(page)
     out = io.BytesIO()
     w.write(out)
     return out.getvalue()
@@ -129,9 +168,11 @@ class LocalTimestampAuthority:
     ``with LocalTimestampAuthority(Path("certs.example")) as tsa: ... tsa.url ...``
     """
 
-    def __init__(self, pki_dir: Path, host: str = "127.0.0.1"):
+    def __init__(self, pki_dir: Path, host: str = "127.0.0.1", *, clock: Callable[[], datetime] | None = None):
+        """``clock`` replaces the TSA's time source (tests of a TSA whose clock differs from ours)."""
         self.stamper = _load_tsa(pki_dir)
         self.requests = 0
+        self.clock = clock
         stamper, owner = self.stamper, self
 
         class Handler(BaseHTTPRequestHandler):
@@ -142,6 +183,8 @@ class LocalTimestampAuthority:
                 body = self.rfile.read(length)
                 try:
                     req = tsp.TimeStampReq.load(body)
+                    if owner.clock is not None:
+                        stamper.fixed_dt = owner.clock()
                     resp = stamper.request_tsa_response(req).dump()
                     status = 200
                 except Exception:

@@ -27,7 +27,7 @@ def main_signed(settings, sample_pdf) -> bytes:
     """Signer's handwritten signature at the placeholder, then the agency seal over it."""
     with DocumentSigner(settings.profile("nguyen-van-an")) as person:
         first = person.sign_main(sample_pdf)
-    with DocumentSigner(settings.profile("ubnd-thu-nghiem")) as agency:
+    with DocumentSigner(settings.profile("ubnd-thu-nghiem"), settings.trust) as agency:
         return agency.sign_main(first)
 
 
