@@ -61,13 +61,13 @@ def test_every_odd_datetime_form_is_read_but_flagged_not_canonical(text: str, ex
 
 @pytest.mark.parametrize("text", ["2026/02/30", "2026/13/01", "yesterday", "20/11/26x", ""])
 def test_impossible_dates_are_errors(text: str) -> None:
-    with pytest.raises(ValueError, match="not a (valid )?date"):
+    with pytest.raises(ValueError, match=r"not a (valid )?date"):
         parse_date(text)
 
 
 @pytest.mark.parametrize("text", ["2026/02/30 08:00:00", "2026/11/21 25:00:00", "soon"])
 def test_impossible_datetimes_are_errors(text: str) -> None:
-    with pytest.raises(ValueError, match="not a (valid )?date-time"):
+    with pytest.raises(ValueError, match=r"not a (valid )?date-time"):
         parse_datetime(text)
 
 
