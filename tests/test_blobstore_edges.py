@@ -179,7 +179,7 @@ def test_put_bytes_errors_name_the_blob_and_leave_no_temporary(store: BlobStore,
     assert list((store.root / "tmp").iterdir()) == []
     monkeypatch.undo()
     (store.root / "tmp").rmdir()  # the temporary folder itself is gone: os.open fails, nothing to clean
-    with pytest.raises(BlobStoreError, match="cannot store blob .*: No such file or directory"):
+    with pytest.raises(BlobStoreError, match=r"cannot store blob .*: No such file or directory"):
         store.put_bytes(data)
 
 
