@@ -130,7 +130,7 @@ def test_a_real_hub_logs_json_lines_without_any_secret(tmp_path: Path, database_
             except httpx.HTTPError:
                 return False
 
-        wait_for(up, timeout=30, interval=0.1)
+        wait_for(up, timeout=120, interval=0.1)  # a deadline, not a timing goal: start-up under load
         doc = sample_edoc(9301, attachments=1, recipients=(Organization(G22),))  # G22 is upstream
         r = sdk_send(url, "sys-h41", SYSTEM_SECRET, build_package(doc))
         assert r.json()["status"] == "OK", r.text
