@@ -85,17 +85,20 @@ def test_formatter_names_the_exception_type_and_keeps_non_ascii() -> None:
 def test_configure_json_logging_routes_uvicorn_to_one_json_handler(capsys: pytest.CaptureFixture[str]) -> None:
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
+    disabled = logging.root.manager.disable  # other suites (Airflow) may have muted logging globally
+    logging.disable(logging.NOTSET)
     try:
         configure_json_logging("DEBUG")
         assert len(root.handlers) == 1 and isinstance(root.handlers[0].formatter, JsonFormatter)
         assert root.level == logging.DEBUG
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
             assert logging.getLogger(name).handlers == [] and logging.getLogger(name).propagate
-        logging.getLogger("uvicorn.error").info("started", extra={"secret": SYSTEM_SECRET})
+        logging.getLogger("lienthong.test.configure").info("started", extra={"secret": SYSTEM_SECRET})
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and json.loads(err[0])["msg"] == "started" and SYSTEM_SECRET not in err[0]
     finally:
         root.handlers[:], root.level = saved
+        logging.disable(disabled)
     assert UVICORN_LOG_CONFIG["formatters"]["json"]["()"] == "gateway.server.logs.JsonFormatter"
 
 
