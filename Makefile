@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: setup demo test test-pg lint typecheck pytest bench lock fixtures clean airflow
+.PHONY: setup demo test test-pg lint typecheck pytest bench lock fixtures clean airflow coverage mutation
 
 setup:            ## install Debian packages, .venv from requirements.lock, and lienthong itself
 	@bash scripts/setup.sh
@@ -27,6 +27,22 @@ pytest:
 test-pg: setup    ## the database tests again, against PostgreSQL ($(PG_URL))
 	@LIENTHONG_TEST_DATABASE_URL=$(PG_URL) $(VENV)/python -m pytest -q -p no:cacheprovider -m db; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make: no database tests were collected" >&2; fi; exit $$rc
+
+# Branch coverage of gateway/ with the subprocesses the tests start (docs/testing.md).
+CRITICAL := gateway/signing/verify.py gateway/signing/xmldsig.py gateway/transport/hmac_auth.py \
+  gateway/ledger/intake.py gateway/ledger/audit.py gateway/blobstore.py gateway/server/hub.py gateway/edxml/build.py
+coverage: setup   ## pytest with branch coverage (subprocesses included); report for gateway/ and the critical modules
+	@rm -rf var/coverage && mkdir -p var/coverage
+	@COVERAGE_FILE=$(CURDIR)/var/coverage/.coverage $(VENV)/python -m pytest -q -p no:cacheprovider --cov --cov-branch --cov-report= $(COV_ARGS); rc=$$?; \
+	  COVERAGE_FILE=$(CURDIR)/var/coverage/.coverage $(VENV)/coverage combine -q --keep var/coverage >/dev/null 2>&1; \
+	  $(VENV)/coverage report --data-file=var/coverage/.coverage | tail -1; \
+	  echo "== security-critical modules (goal >= 95 % of branches)"; \
+	  $(VENV)/python scripts/coverage_report.py var/coverage/.coverage $(CRITICAL); \
+	  $(VENV)/coverage html -q --data-file=var/coverage/.coverage -d var/coverage/html; \
+	  echo "HTML report: var/coverage/html/index.html"; exit $$rc
+
+mutation: setup   ## mutmut over the security-critical modules, one at a time; prints the score per module
+	@$(VENV)/python scripts/mutation.py --max-children $${MUTATION_CHILDREN:-2} $(MODULES)
 
 bench: setup      ## every benchmark; each prints its figures and its ratio to a baseline
 	@for b in bench/bench_*.py; do echo "== $$b"; $(VENV)/python $$b || exit 1; done

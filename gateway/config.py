@@ -195,6 +195,7 @@ def _from_toml(path: Path) -> dict[str, Any]:
     if unknown:
         raise ConfigurationError(f"{path}: unknown keys {sorted(unknown)}")
     for key, value in raw.items():
+        _check_type(path, key, value)
         if key == "upstream":
             out[key] = RemoteHubSettings.from_config(value, f"{path} [upstream]")
         elif key == "peers":
@@ -210,6 +211,33 @@ def _from_toml(path: Path) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+_DEFAULTS = {f.name: f.default for f in fields(HubSettings)}
+
+
+def _check_type(path: Path, key: str, value: Any) -> None:
+    """Refuse a value of the wrong TOML type, naming the file and the key (a typo is not a default)."""
+    if key == "upstream":
+        ok, expected = isinstance(value, dict), "a table"
+    elif key == "peers":
+        ok = isinstance(value, list) and all(isinstance(p, dict) for p in value)
+        expected = "an array of tables"
+    elif key == "operator_key_hashes":
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        expected = "a list of strings"
+    else:
+        default = _DEFAULTS[key]
+        if isinstance(default, bool):
+            ok, expected = isinstance(value, bool), "true or false"
+        elif isinstance(default, int):
+            ok, expected = isinstance(value, int) and not isinstance(value, bool), "an integer"
+        elif isinstance(default, float):
+            ok, expected = isinstance(value, int | float) and not isinstance(value, bool), "a number"
+        else:  # str, Path or optional Path
+            ok, expected = isinstance(value, str), "a string"
+    if not ok:
+        raise ConfigurationError(f"{path}: {key} must be {expected}, got {value!r}")
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> HubSettings:

@@ -129,7 +129,7 @@ def test_open_streams_without_loading_whole_blob(store: BlobStore) -> None:
     assert h.hexdigest() == ref.sha256
 
 
-def test_fsync_enabled_store_commits(tmp_path: Path) -> None:
+def test_fsync_enabled_store_reads_back_what_it_stored(tmp_path: Path) -> None:
     durable = BlobStore(tmp_path / "durable")  # fsync on (default)
     ref = durable.put_bytes(b"x" * 10_000)
     assert durable.open(ref.sha256).read() == b"x" * 10_000
@@ -361,7 +361,7 @@ def test_failing_input_stream_leaves_nothing(store: BlobStore) -> None:
     assert tmp_files(store) == [] and list(store) == []
 
 
-def test_deferred_durability_and_a_short_leftover_is_rewritten(tmp_path):  # type: ignore[no-untyped-def]
+def test_a_short_leftover_under_the_final_name_is_rewritten(tmp_path):  # type: ignore[no-untyped-def]
     """fsync=False + sync() (the hub's group commit): a file a crash left short is replaced on the next put."""
     from gateway.blobstore import BlobStore as Store
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gateway.edxml import EdocPackage, Organization, StatusCode, StatusPackage, build_package, parse_package
-from gateway.errors import EdxmlFormatError, GatewayError, RemoteRefusalError, UpstreamUnavailableError
+from gateway.errors import EdxmlFormatError, GatewayError, Location, RemoteRefusalError, UpstreamUnavailableError
 from gateway.exchange.common import (
     StageResult,
     clear_error,
@@ -70,7 +70,12 @@ def receive(client: AxisClient, names: Sequence[str], folder: Path, *, acknowled
         try:
             fresh = not target.exists()
             if fresh:
-                write_atomic(target, client.get_edoc(original_id(name)))
+                data = client.get_edoc(original_id(name))
+                try:
+                    write_atomic(target, data)
+                except OSError as exc:  # disk full, I/O error: not acknowledged, the batch goes on
+                    raise GatewayError(f"cannot store the package: {exc.strerror}",
+                                       location=Location(str(target)), retryable=True) from exc
             if acknowledge:
                 hub_done(client, name, folder)
         except GatewayError as exc:

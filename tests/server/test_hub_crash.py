@@ -40,7 +40,7 @@ def _serve(settings: HubSettings, port: int, log: Path) -> subprocess.Popen[byte
         except httpx.HTTPError:
             return False
 
-    wait_for(up, timeout=30, interval=0.1)
+    wait_for(up, timeout=120, interval=0.1)  # a deadline, not a timing goal: start-up under load
     return proc
 
 

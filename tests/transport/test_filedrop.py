@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -75,7 +76,7 @@ def test_finished_names_never_overwrite(tmp_path: Path) -> None:
     assert len(list(drop.done.iterdir())) == 2
 
 
-def test_write_outgoing_is_atomic_and_refuses_overwrite(tmp_path: Path) -> None:
+def test_write_outgoing_leaves_no_temporary_and_refuses_overwrite(tmp_path: Path) -> None:
     drop = FileDrop(tmp_path)
     target = drop.write_outgoing("nhap.xml", b"<NhapVanBan/>")
     assert target.read_bytes() == b"<NhapVanBan/>"
@@ -87,6 +88,62 @@ def test_write_outgoing_is_atomic_and_refuses_overwrite(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match=r"leave the bundle"):
         drop.write_outgoing("b.xml", b"<x/>", {"../../x.pdf": b"%PDF"})
     assert not [p for p in drop.outbox.iterdir() if p.name.startswith(".")]
+
+
+def test_a_reader_polling_the_outbox_never_sees_a_partial_file(tmp_path: Path) -> None:
+    """Atomicity, observed: a legacy system polling the outbox sees nothing or a whole file/bundle."""
+    drop = FileDrop(tmp_path)
+    sizes: dict[str, int] = {}
+    seen: list[str] = []
+    partial: list[str] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            for entry in list(drop.outbox.iterdir()):
+                if entry.name.startswith("."):
+                    continue  # a temporary: hidden, never picked up
+                files = [entry] if entry.is_file() else sorted(p for p in entry.rglob("*") if p.is_file())
+                for f in files:
+                    try:
+                        size = f.stat().st_size
+                    except FileNotFoundError:
+                        continue
+                    key = str(f.relative_to(drop.outbox))
+                    seen.append(key)
+                    if key not in sizes or size != sizes[key]:
+                        partial.append(f"{key}: {size} bytes")
+
+    thread = threading.Thread(target=reader)
+    big = b"<x>" + b"a" * (3 << 20) + b"</x>"
+    for i in range(6):  # sizes are registered before the write starts, as a reader would know them
+        sizes[f"f{i}.xml"] = len(big)
+        sizes[f"b{i}/b{i}.xml"] = len(big)
+        sizes[f"b{i}/att/{i}.pdf"] = len(big)
+    thread.start()
+    try:
+        for i in range(6):
+            drop.write_outgoing(f"f{i}.xml", big)
+            drop.write_outgoing(f"b{i}.xml", big, {f"att/{i}.pdf": big})
+    finally:
+        done.set()
+        thread.join()
+    assert partial == []
+    assert seen  # the reader did look while files were being written
+
+
+def test_a_failed_write_leaves_nothing_visible_in_the_outbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    drop = FileDrop(tmp_path)
+
+    def eio(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", eio)
+    with pytest.raises((OSError, TransportError)):
+        drop.write_outgoing("nhap.xml", b"<NhapVanBan/>")
+    with pytest.raises((OSError, TransportError)):
+        drop.write_outgoing("goi.xml", b"<NhapVanBan/>", {"a.pdf": b"%PDF"})
+    assert [p.name for p in drop.outbox.iterdir() if not p.name.startswith(".")] == []
 
 
 def test_watch_stops_on_event(tmp_path: Path) -> None:
