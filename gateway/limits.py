@@ -46,7 +46,7 @@ class InputLimits:
     max_elements: int = 500_000
     max_attributes: int = 256
     max_inflated_bytes: int = 2 * GiB
-    max_inflation_ratio: int = 200
+    max_inflation_ratio: int = 100
     ratio_floor_bytes: int = 16 * MiB
     max_mime_parts: int = 1_000
     max_document_seconds: float = 30.0

@@ -313,7 +313,9 @@ class _CountingTarget:
         return self.elements
 
 
-def _too_many_attributes(count: int, tag: str, name: str, limits: XmlLimits, line: int | None = None) -> InputLimitError:
+def _too_many_attributes(
+    count: int, tag: str, name: str, limits: XmlLimits, line: int | None = None
+) -> InputLimitError:
     local = tag.rsplit("}", 1)[-1]
     return InputLimitError(
         f"number of attributes on <{local}>",

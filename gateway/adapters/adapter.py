@@ -154,7 +154,8 @@ class Adapter:
             if self.manifest.container == "mime":
                 data, parts = mime.split_related(data, source=source)
             utf8 = to_utf8_xml(data, self.manifest.encoding, source=source)
-            root = parse_xml(utf8, source=source, limits=limits or self.limits.xml(max_bytes=self.limits.max_legacy_bytes))
+            own = self.limits.xml(max_bytes=self.limits.max_legacy_bytes)
+            root = parse_xml(utf8, source=source, limits=limits or own)
         except GatewayError as exc:
             loc = exc.location
             err = DocumentError(self.code, 1, None, exc.message, line=loc.line if loc else None, source=source)

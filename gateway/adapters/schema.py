@@ -72,7 +72,7 @@ class LegacySchema:
         kind (:func:`gateway.issues.summarise`).
         """
         self._lxml.validate(element)
-        log = list(self._lxml.error_log)  # type: ignore[attr-defined]
+        log: list[Any] = list(self._lxml.error_log)  # type: ignore[call-overload]
         if len(log) > max_issues:
             return summarise(self._lxml_issues(element, log, prefix), max_issues)
         found: list[ValidationIssue] = []

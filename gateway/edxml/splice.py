@@ -4,9 +4,10 @@ A package can carry hundreds of megabytes of base64 inside ``ContentTransferEnco
 an lxml tree with that text would hold it all in memory, so this module scans the raw bytes,
 hands the text of every ``ContentTransferEncoded`` element to an incremental base64 decoder that
 writes into a spooled temporary file, and keeps everything else (the skeleton, a few KB) for the
-hardened tree parser. Newlines inside removed text are kept so the skeleton's line numbers are
-the file's line numbers. Anything the scanner does not recognise (CDATA, entities) is left in
-the skeleton and decoded from the tree later, so the scanner never decides what is valid XML.
+hardened tree parser. Newlines inside removed text are kept (inside the element's start tag) so
+the skeleton's line numbers are the file's line numbers. Anything the scanner does not
+recognise (CDATA, entities) is left in the skeleton and decoded from the tree later, so the
+scanner never decides what is valid XML.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def splice(
                         buf = b""
                         break
                     sink.write(buf[:end])
-                    out += b"\n" * buf.count(b"\n", 0, end)
+                    out += b"\n" * buf.count(b"\n", 0, end) + b">"
                     result.payloads.append(sink.finish())
                     sink = None
                     buf = buf[end:]
@@ -160,7 +161,10 @@ def splice(
                     buf = buf[m.end() :]
                     continue
                 # Mark the element with its payload index; the parser pops the attribute again.
-                out += buf[: m.end() - 1] + b' %s="%d">' % (PAYLOAD_ATTR.encode(), len(result.payloads))
+                # The start tag stays open while the text streams: the text's newlines are kept
+                # *inside the tag* (whitespace there has no length limit), never as a text node
+                # that 76-column base64 over ~770 MB would push past libxml2's 10 M ceiling.
+                out += buf[: m.end() - 1] + b' %s="%d"' % (PAYLOAD_ATTR.encode(), len(result.payloads))
                 buf = buf[m.end() :]
                 sink = Base64Sink(source, len(result.payloads), keep_encoded=keep_encoded)
             if len(out) > max_skeleton:
