@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import IO
 
-from gateway.errors import Location, XmlLimitError, XmlSyntaxError
+from gateway.errors import EdxmlFormatError, Location, XmlLimitError, XmlSyntaxError
 
 _CHUNK = 1 << 20
 _SPOOL = 4 << 20
@@ -97,6 +97,31 @@ class SplicedPackage:
             p.close()
 
 
+_DECLARED = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_UTF8_NAMES = {b"utf-8", b"utf8", b"us-ascii", b"ascii"}
+
+
+def check_encoding(head: bytes, source: str) -> None:
+    """Refuse packages that are not UTF-8 (QCVN 102:2016 requires it), the same way everywhere.
+
+    ``validate`` and the hub must agree: a UTF-16 package used to pass ``validate`` and then be
+    refused by the hub ("cannot append a trace header"), whose byte-level trace splice only
+    works on UTF-8. Now both refuse it here, before any work, with this one message.
+    """
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:4]:
+        found = "UTF-16 or UTF-32"
+    else:
+        m = _DECLARED.match(head.removeprefix(b"\xef\xbb\xbf"))
+        if m is None or m.group(1).lower() in _UTF8_NAMES:
+            return
+        found = m.group(1).decode("ascii")
+    raise EdxmlFormatError(
+        f"the package is encoded as {found}; edXML packages must be UTF-8 (QCVN 102:2016) — "
+        "re-encode it as UTF-8 before sending",
+        location=Location(source),
+    )
+
+
 def _strip_prefix(buf: bytes) -> tuple[bytes, int]:
     """Drop a BOM and any stray bytes before the first ``<`` (seen in the SDK's own sample)."""
     if buf.startswith(b"\xef\xbb\xbf"):
@@ -131,6 +156,7 @@ def splice(
             eof = not chunk
             buf += chunk
             if first and (len(buf) >= 4096 or eof):
+                check_encoding(buf[:4096], source)
                 buf, result.stray_prefix = _strip_prefix(buf)
                 first = False
             elif first:
