@@ -68,7 +68,7 @@ class BudgetedEntry(io.RawIOBase):
             raise InputLimitError(
                 f"attachment {self._index + 1} inflation ratio (inflated/compressed, at least)",
                 limit="max_inflation_ratio",
-                value=self.produced // self._compressed,
+                value=round(self.produced / self._compressed, 1),
                 maximum=lim.max_inflation_ratio,
                 location=Location(self._source),
             )

@@ -171,7 +171,7 @@ def _malformed() -> dict[str, bytes]:
     body = os.urandom(20_000) + b"%%EOF" * 2000
     good = one_entry_zip(body)
     bad_crc = bytearray(good)
-    bad_crc[bad_crc.find(b"PK\x03\x04") + 40] ^= 0xFF  # a byte of compressed data
+    bad_crc[bad_crc.find(b"PK\x03\x04") + 30 + len("quyet-dinh.pdf") + 5000] ^= 0xFF  # compressed data
     info = zipfile.ZipFile(io.BytesIO(good)).infolist()[0]
     return {
         "encrypted": _patch_local_and_central(good, 6, "<H", info.flag_bits | 0x1),
