@@ -152,7 +152,7 @@ class Adapter:
         parts: Mapping[str, bytes] = {}
         try:
             if self.manifest.container == "mime":
-                data, parts = mime.split_related(data, source=source)
+                data, parts = mime.split_related(data, source=source, max_parts=self.limits.max_mime_parts)
             utf8 = to_utf8_xml(data, self.manifest.encoding, source=source)
             own = self.limits.xml(max_bytes=self.limits.max_legacy_bytes)
             root = parse_xml(utf8, source=source, limits=limits or own)

@@ -11,7 +11,6 @@ from limitkit import package_with, zeros_zip
 from test_input_budgets import _malformed
 
 from gateway.config import HubSettings
-from gateway.edxml import Organization
 from gateway.transport.filedrop import FileDrop, ItemOutcome
 
 pytestmark = pytest.mark.db

@@ -296,3 +296,13 @@ def test_limits_from_hub_toml(tmp_path: Path) -> None:
         load_settings(env={"LIENTHONG_DATA_DIR": str(tmp_path)})
     with pytest.raises(ConfigurationError):
         InputLimits(max_depth=0)
+
+
+def test_mime_parts_are_counted_before_parsing() -> None:
+    from gateway.adapters.mime import build_related, split_related
+
+    message = build_related(b"<Envelope/>", {f"p{i}": b"x" for i in range(20)})
+    root, parts = split_related(message, max_parts=21)
+    assert root == b"<Envelope/>" and len(parts) == 20
+    with pytest.raises(InputLimitError, match=r"MIME parts is 21.*max_mime_parts"):
+        split_related(message, max_parts=20)
