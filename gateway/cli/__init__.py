@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli.package",
     "gateway.cli.signing",
     "gateway.cli.hub",
+    "gateway.cli.blobs",
 )
 
 Handler = Callable[[argparse.Namespace], int]

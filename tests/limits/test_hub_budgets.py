@@ -81,3 +81,50 @@ def test_file_drop_never_follows_symlinks_or_special_files(tmp_path: Path) -> No
     report = (drop.failed / "link.xml.report.json").read_text()
     assert "symbolic link" in report and "host file" not in report
     assert secret.read_text() == "<secret>host file</secret>"  # moved the link, not the target
+
+
+def test_blobs_check_reports_and_prunes_orphans_with_an_audit_entry(hub_settings: HubSettings) -> None:
+    import json as _json
+    import subprocess
+    import sys
+
+    from gateway.blobstore import BlobStore
+    from gateway.ledger import Ledger, verify_chain
+    from gateway.ledger.db import make_engine, upgrade
+
+    engine = make_engine(hub_settings.database_url)
+    upgrade(engine)
+    engine.dispose()
+    ledger = Ledger.open(hub_settings)
+    store = BlobStore(hub_settings.blob_dir, fsync=False)
+    kept = store.put_bytes(b"referenced package")
+    with ledger.transaction() as s:
+        ledger.find_or_create_submission(s, message_type="edoc", document_id="d1", sender=H41,
+                                         payload_sha256=kept.sha256, payload_size=kept.size, system_id="sys")
+    old = store.put_bytes(b"orphan from a crash")
+    fresh = store.put_bytes(b"orphan still in flight")
+    os.utime(old.path, (0, 1_000_000))  # written long ago
+    ledger.close()
+    exe = str(Path(sys.executable).with_name("lienthong"))
+    env = {**os.environ, "LIENTHONG_DATA_DIR": str(hub_settings.data_dir),
+           "LIENTHONG_DATABASE_URL": hub_settings.database_url}
+    check = subprocess.run([exe, "blobs", "check", "--json"], capture_output=True, text=True, env=env)
+    assert check.returncode == 1, check.stderr
+    assert {o["sha256"] for o in _json.loads(check.stdout)["orphans"]} == {old.sha256, fresh.sha256}
+    prune = subprocess.run([exe, "blobs", "check", "--prune", "--json"], capture_output=True, text=True, env=env)
+    result = _json.loads(prune.stdout)
+    assert [o["sha256"] for o in result["removed"]] == [old.sha256]
+    assert [o["sha256"] for o in result["orphans"]] == [fresh.sha256]  # inside the grace period
+    assert not old.path.exists() and fresh.path.exists() and kept.path.exists()
+    ledger = Ledger.open(hub_settings)
+    try:
+        from sqlalchemy import select
+
+        from gateway.ledger.models import AuditEntry
+
+        with ledger.reader() as s:
+            events = [e.event for e in s.execute(select(AuditEntry)).scalars()]
+            assert "blobs.prune" in events
+            assert verify_chain(s).ok
+    finally:
+        ledger.close()
