@@ -306,3 +306,23 @@ def test_mime_parts_are_counted_before_parsing() -> None:
     assert root == b"<Envelope/>" and len(parts) == 20
     with pytest.raises(InputLimitError, match=r"MIME parts is 21.*max_mime_parts"):
         split_related(message, max_parts=20)
+
+
+def test_document_time_budget_names_the_limit() -> None:
+    import time
+
+    from gateway.adapters import AdapterRegistry
+    from gateway.adapters.adapter import Adapter
+    from gateway.limits import Deadline
+
+    deadline = Deadline(0.001, source="doc.xml")
+    time.sleep(0.01)
+    with pytest.raises(InputLimitError, match="max_document_seconds") as err:
+        deadline.check("mapping")
+    assert not err.value.retryable and err.value.maximum == 0.001
+    base = AdapterRegistry().get("qlvb_soap")
+    adapter = Adapter(base.manifest, limits=InputLimits(max_document_seconds=1e-9), check_paths=False)
+    (result,) = adapter.translate_bytes(CONG_VAN.read_bytes(), source="cong_van.in.xml")
+    assert not result.ok and "max_document_seconds" in result.errors[0].message
+    (fine,) = base.translate_bytes(CONG_VAN.read_bytes(), source="cong_van.in.xml")
+    assert fine.ok
