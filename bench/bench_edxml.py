@@ -5,7 +5,7 @@
 their ratio (goal: b within 2x of a); then the peak RSS of a separate process parsing a package
 with a 300 MB attachment into the blob store (goal: under 100 MB).
 
-With ``--cli-gb N`` (issue #14) it also writes an N GB package whose base64 is wrapped at 76 columns
+With ``--cli-gb N`` (issue #14) it also writes an N GiB package whose base64 is wrapped at 76 columns
 (the layout that used to hit libxml2's 10 M-character text node past ~770 MB) and runs
 ``lienthong validate`` and ``lienthong inspect`` on it, printing seconds and peak RSS of each
 (goal: both under 100 MB). Figures are measured on a shared machine: compare within one run.
@@ -144,9 +144,11 @@ def cli_big(gb: float) -> None:
     exe = str(Path(sys.executable).with_name("lienthong"))
     with tempfile.TemporaryDirectory(prefix="lienthong-bench-cli-") as tmp:
         pkg = Path(tmp) / "big.edxml"
-        write_wrapped_package(pkg, int(gb * 2**30))
-        lines = int(gb * 2**30) // 57  # one 76-column line per 57 bytes
-        print(f"{gb:g} GB attachment, 76-column base64: {pkg.stat().st_size / 2**30:.2f} GB package, {lines:,} lines")
+        attachment = int(gb * 2**30 * 57 / 77) - (1 << 20)  # 57 bytes -> 77 (76 columns + newline)
+        write_wrapped_package(pkg, attachment)
+        lines = attachment // 57
+        print(f"{attachment / 2**30:.2f} GB attachment, 76-column base64: {pkg.stat().st_size / 2**30:.2f} GB package "
+              f"(limit max_package_bytes 2 GiB), {lines:,} lines")
         for command in ("validate", "inspect"):
             out = subprocess.run([sys.executable, "-c", CLI_PROBE, exe, command, str(pkg)], check=True,
                                  capture_output=True, text=True)
