@@ -227,8 +227,11 @@ def _check_tree(root: etree._Element, name: str, limits: XmlLimits) -> None:
     if huge or limits.max_text_length < _LIBXML_MAX_TEXT:
         cap = limits.max_text_length
         for el in root.iter():
-            texts = [("text", el.text), ("tail", el.tail)]
-            texts += [(f"attribute {k}", v) for k, v in el.attrib.items()]
+            if not isinstance(el.tag, str):  # comment or PI: its own text is bounded by max_bytes
+                texts = [("tail", el.tail)]
+            else:
+                texts = [("text", el.text), ("tail", el.tail)]
+                texts += [(f"attribute {k}", v) for k, v in el.attrib.items()]
             for what, text in texts:
                 if text is not None and len(text) > cap:
                     raise XmlLimitError(

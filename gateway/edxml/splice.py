@@ -4,7 +4,7 @@ A package can carry hundreds of megabytes of base64 inside ``ContentTransferEnco
 an lxml tree with that text would hold it all in memory, so this module scans the raw bytes,
 hands the text of every ``ContentTransferEncoded`` element to an incremental base64 decoder that
 writes into a spooled temporary file, and keeps everything else (the skeleton, a few KB) for the
-hardened tree parser. Newlines inside removed text are kept (inside the element's start tag) so
+hardened tree parser. Newlines inside removed text are kept (as comments, see ``_Newlines``) so
 the skeleton's line numbers are the file's line numbers. Anything the scanner does not
 recognise (CDATA, entities) is left in the skeleton and decoded from the tree later, so the
 scanner never decides what is valid XML.
@@ -84,6 +84,39 @@ class Base64Sink:
         return self.file
 
 
+class _Newlines:
+    """Keeps the newlines of streamed text in the skeleton as a run of comments.
+
+    As one text node (or as whitespace inside the start tag) the newlines of 76-column base64
+    pass libxml2's 10,000,000-character ceiling at ~770 MB; comments of at most
+    :data:`_LINES_PER_COMMENT` newlines each keep every node small, and line numbers exact.
+    """
+
+    def __init__(self, out: bytearray):
+        self.out = out
+        self.in_comment = 0
+
+    def add(self, count: int) -> None:
+        while count > 0:
+            if not self.in_comment:
+                self.out += b"<!--"
+            take = min(count, _LINES_PER_COMMENT - self.in_comment)
+            self.out += b"\n" * take
+            self.in_comment += take
+            count -= take
+            if self.in_comment >= _LINES_PER_COMMENT:
+                self.out += b"-->"
+                self.in_comment = 0
+
+    def close(self) -> None:
+        if self.in_comment:
+            self.out += b"-->"
+            self.in_comment = 0
+
+
+_LINES_PER_COMMENT = 1_000_000
+
+
 @dataclass
 class SplicedPackage:
     """The skeleton XML (attachment text removed) and the decoded payloads in document order."""
@@ -142,6 +175,7 @@ def splice(
     out = bytearray()
     result = SplicedPackage(b"")
     sink: Base64Sink | None = None
+    lines = _Newlines(out)
     buf = b""
     total = 0
     first = True
@@ -166,11 +200,12 @@ def splice(
                     end = buf.find(b"<")
                     if end < 0:
                         sink.write(buf)
-                        out += b"\n" * buf.count(b"\n")
+                        lines.add(buf.count(b"\n"))
                         buf = b""
                         break
                     sink.write(buf[:end])
-                    out += b"\n" * buf.count(b"\n", 0, end) + b">"
+                    lines.add(buf.count(b"\n", 0, end))
+                    lines.close()
                     result.payloads.append(sink.finish())
                     sink = None
                     buf = buf[end:]
@@ -187,10 +222,8 @@ def splice(
                     buf = buf[m.end() :]
                     continue
                 # Mark the element with its payload index; the parser pops the attribute again.
-                # The start tag stays open while the text streams: the text's newlines are kept
-                # *inside the tag* (whitespace there has no length limit), never as a text node
-                # that 76-column base64 over ~770 MB would push past libxml2's 10 M ceiling.
-                out += buf[: m.end() - 1] + b' %s="%d"' % (PAYLOAD_ATTR.encode(), len(result.payloads))
+                out += buf[: m.end() - 1] + b' %s="%d">' % (PAYLOAD_ATTR.encode(), len(result.payloads))
+                lines = _Newlines(out)
                 buf = buf[m.end() :]
                 sink = Base64Sink(source, len(result.payloads), keep_encoded=keep_encoded)
             if len(out) > max_skeleton:
