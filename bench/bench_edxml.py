@@ -5,7 +5,12 @@
 their ratio (goal: b within 2x of a); then the peak RSS of a separate process parsing a package
 with a 300 MB attachment into the blob store (goal: under 100 MB).
 
-Run: .venv/bin/python bench/bench_edxml.py [--count 1000] [--big-mb 300]
+With ``--cli-gb N`` (issue #14) it also writes an N GiB package whose base64 is wrapped at 76 columns
+(the layout that used to hit libxml2's 10 M-character text node past ~770 MB) and runs
+``lienthong validate`` and ``lienthong inspect`` on it, printing seconds and peak RSS of each
+(goal: both under 100 MB). Figures are measured on a shared machine: compare within one run.
+
+Run: .venv/bin/python bench/bench_edxml.py [--count 1000] [--big-mb 300] [--cli-gb 2]
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--big-mb", type=int, default=300)
+    ap.add_argument("--cli-gb", type=float, default=0, help="also run validate/inspect on a package this big")
     args = ap.parse_args()
 
     packages = make_packages(args.count)
@@ -97,6 +103,59 @@ def main() -> None:
         print(f"{args.big_mb} MB attachment ({pkg.stat().st_size / 2**20:.0f} MB package): parsed into the blob store "
               f"in {took:.1f} s, peak RSS {report['peak_rss_kb'] / 1024:.0f} MB "
               f"(interpreter + imports alone: {base['peak_rss_kb'] / 1024:.0f} MB; goal < 100 MB)")
+    if args.cli_gb:
+        cli_big(args.cli_gb)
+    else:
+        print("validate/inspect of a 2 GB package: skipped (run with --cli-gb 2)")
+
+
+CLI_PROBE = r"""
+import json, resource, subprocess, sys, time
+t = time.monotonic()
+p = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(json.dumps({"rc": p.returncode, "out": p.stdout[-400:], "err": p.stderr[-400:], "seconds": time.monotonic() - t,
+                  "peak_rss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+"""
+
+
+def write_wrapped_package(path: Path, size: int) -> None:
+    """A package with one ``size``-byte attachment, its base64 wrapped at 76 columns, streamed to disk."""
+    import base64
+    import hashlib
+
+    marker = b"QkVOQ0hNQVJLLVBBWUxPQUQ="
+    template = build_package(sample_edoc(attachments=1, attachment_size=0))
+    small = sample_edoc(attachments=1).attachments[0]
+    text = base64.b64encode(small.payload.open().read())
+    template = template.replace(text, marker, 1)
+    head, tail = template.split(marker, 1)
+    block = hashlib.shake_256(b"bench").digest(57 * 16384)  # 57 bytes -> one 76-column line
+    with path.open("wb") as out:
+        out.write(head)
+        left = size
+        while left > 0:
+            chunk = block[: min(left, len(block))]
+            left -= len(chunk)
+            out.write(b"\n" + base64.encodebytes(chunk).rstrip(b"\n"))
+        out.write(b"\n" + tail)
+
+
+def cli_big(gb: float) -> None:
+    exe = str(Path(sys.executable).with_name("lienthong"))
+    with tempfile.TemporaryDirectory(prefix="lienthong-bench-cli-") as tmp:
+        pkg = Path(tmp) / "big.edxml"
+        attachment = int(gb * 2**30 * 57 / 77) - (1 << 20)  # 57 bytes -> 77 (76 columns + newline)
+        write_wrapped_package(pkg, attachment)
+        lines = attachment // 57
+        print(f"{attachment / 2**30:.2f} GB attachment, 76-column base64: {pkg.stat().st_size / 2**30:.2f} GB package "
+              f"(limit max_package_bytes 2 GiB), {lines:,} lines")
+        for command in ("validate", "inspect"):
+            out = subprocess.run([sys.executable, "-c", CLI_PROBE, exe, command, str(pkg)], check=True,
+                                 capture_output=True, text=True)
+            r = json.loads(out.stdout)
+            verdict = (r["out"].strip().splitlines() or [r["err"].strip()])[0][:100]
+            print(f"  lienthong {command:8s}: {r['seconds']:6.1f} s  peak RSS {r['peak_rss_kb'] / 1024:5.0f} MB  "
+                  f"exit {r['rc']}  ({verdict})  goal < 100 MB")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from typing import Any
 
 from gateway.errors import ConfigurationError
 from gateway.files import read_toml
+from gateway.limits import InputLimits
 
 DEFAULT_DATA_DIR = Path("var")
 VIETNAM_UTC_OFFSET_MINUTES = 7 * 60
@@ -146,6 +147,8 @@ class HubSettings:
     validate_packages: bool = True
     fail_with_http_200: bool = False
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    limits: InputLimits = field(default_factory=InputLimits)
+    """Input budgets (``[limits]`` in hub.toml; table in docs/limits.md)."""
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -182,15 +185,14 @@ def hash_operator_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-_SIMPLE_KEYS = {
-    f.name for f in fields(HubSettings) if f.name not in {"upstream", "peers", "operator_key_hashes", "console"}
-}
+_TABLE_KEYS = {"upstream", "peers", "operator_key_hashes", "console", "limits"}
+_SIMPLE_KEYS = {f.name for f in fields(HubSettings) if f.name not in _TABLE_KEYS}
 
 
 def _from_toml(path: Path) -> dict[str, Any]:
     raw = read_toml(path, "hub configuration")
     out: dict[str, Any] = {}
-    allowed = _SIMPLE_KEYS | {"upstream", "peers", "operator_key_hashes", "console"}
+    allowed = _SIMPLE_KEYS | _TABLE_KEYS
     unknown = set(raw) - allowed
     if unknown:
         raise ConfigurationError(f"{path}: unknown keys {sorted(unknown)}")
@@ -202,6 +204,10 @@ def _from_toml(path: Path) -> dict[str, Any]:
             out[key] = tuple(
                 RemoteHubSettings.from_config(p, f"{path} [[peers]] #{i + 1}") for i, p in enumerate(value)
             )
+        elif key == "limits":
+            if not isinstance(value, dict):
+                raise ConfigurationError(f"{path}: [limits] must be a table")
+            out[key] = InputLimits.from_config(value, f"{path} [limits]")
         elif key == "operator_key_hashes":
             out[key] = tuple(str(v).lower() for v in value)
         elif key == "console":

@@ -9,9 +9,11 @@ zeep, httpx, pyhanko, SQLAlchemy) are translated into this tree at one boundary 
     ├── XmlError                      any XML input problem (has a Location)
     │   ├── XmlSecurityError          DTD, entities, XInclude: refused on principle
     │   ├── XmlLimitError             size, depth or text length over a configured limit
+    │   │   └── InputLimitError       a named budget of gateway.limits.InputLimits (limit, value)
     │   └── XmlSyntaxError            not well-formed, truncated, not XML at all
     ├── SchemaValidationError         valid XML that breaks the schema (list of issues)
-    │   └── EdxmlFormatError          structurally not an edXML package (wrong ns, root...)
+    │   ├── EdxmlFormatError          structurally not an edXML package (wrong ns, root...)
+    │   └── AttachmentFormatError     damaged, encrypted or unsupported attachment ZIP
     ├── MappingError                  adapter could not translate a field
     ├── TransportError                talking to another system failed
     │   ├── TransportTimeoutError     retryable
@@ -230,7 +232,39 @@ class BlobStoreError(GatewayError):
     """The content-addressed blob store failed to store or read a blob."""
 
 
+class InputLimitError(XmlLimitError):
+    """An input breaks one of the documented budgets of :class:`gateway.limits.InputLimits`.
+
+    ``limit`` is the setting's name (``max_elements``, ``max_inflated_bytes`` …), ``value`` what
+    the input has (or at least has: counting stops at the first breach) and ``maximum`` the
+    configured ceiling. Never retryable: the same input breaks the same limit again.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        limit: str,
+        value: float,
+        maximum: float,
+        location: Location | None = None,
+    ):
+        self.limit = limit
+        self.value = value
+        self.maximum = maximum
+        super().__init__(f"{what} is {_num(value)}, over the limit of {_num(maximum)} ({limit})", location=location)
+
+
+def _num(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.1f}"
+
+
+class AttachmentFormatError(SchemaValidationError):
+    """An attachment's container cannot be read: a damaged, encrypted or unsupported ZIP."""
+
+
 __all__ = [
+    "AttachmentFormatError",
     "AuthorizationError",
     "BlobStoreError",
     "ConfigurationError",
@@ -238,6 +272,7 @@ __all__ = [
     "EdxmlFormatError",
     "GatewayError",
     "IllegalTransitionError",
+    "InputLimitError",
     "LedgerError",
     "Location",
     "MappingContext",

@@ -22,7 +22,7 @@ from typing import IO, Any, Protocol
 
 from lxml import etree
 
-from gateway.errors import Location, XmlError, XmlLimitError, XmlSecurityError, XmlSyntaxError
+from gateway.errors import InputLimitError, Location, XmlError, XmlLimitError, XmlSecurityError, XmlSyntaxError
 
 XINCLUDE_NS = "http://www.w3.org/2001/XInclude"
 
@@ -37,14 +37,18 @@ _CHUNK = 1 << 20
 class XmlLimits:
     """Limits applied to every XML input; override per call site where a format needs more.
 
-    ``max_bytes`` bounds the whole input, ``max_depth`` the element nesting and
-    ``max_text_length`` any single text node (in characters). Streaming callers may exempt the
-    elements they stream elsewhere (see :func:`feed_target`).
+    ``max_bytes`` bounds the whole input, ``max_depth`` the element nesting,
+    ``max_text_length`` any single text node (in characters), ``max_elements`` the number of
+    elements and ``max_attributes`` the attributes of any one element. Streaming callers may
+    exempt the elements they stream elsewhere (see :func:`feed_target`). The gateway-wide
+    defaults live in :class:`gateway.limits.InputLimits` (``InputLimits().xml()``).
     """
 
     max_bytes: int = 64 * 1024 * 1024
     max_depth: int = _LIBXML_MAX_DEPTH  # libxml2 enforces it natively, so the default costs nothing
     max_text_length: int = _LIBXML_MAX_TEXT
+    max_elements: int = 500_000
+    max_attributes: int = 256
 
     def with_(self, **changes: int) -> XmlLimits:
         """Return a copy with some limits changed (``limits.with_(max_bytes=...)``)."""
@@ -223,8 +227,11 @@ def _check_tree(root: etree._Element, name: str, limits: XmlLimits) -> None:
     if huge or limits.max_text_length < _LIBXML_MAX_TEXT:
         cap = limits.max_text_length
         for el in root.iter():
-            texts = [("text", el.text), ("tail", el.tail)]
-            texts += [(f"attribute {k}", v) for k, v in el.attrib.items()]
+            if not isinstance(el.tag, str):  # comment or PI: its own text is bounded by max_bytes
+                texts = [("tail", el.tail)]
+            else:
+                texts = [("text", el.text), ("tail", el.tail)]
+                texts += [(f"attribute {k}", v) for k, v in el.attrib.items()]
             for what, text in texts:
                 if text is not None and len(text) > cap:
                     raise XmlLimitError(
@@ -253,6 +260,7 @@ def parse_xml(
     raw = _read_input(data, name, lim)
     if not raw.strip():
         raise XmlSyntaxError("not an XML document (input is empty)", location=Location(name))
+    _check_counts(raw, name, lim)
     try:
         root = etree.fromstring(raw, make_parser(lim), base_url=base_url or "")
     except etree.XMLSyntaxError as exc:
@@ -260,7 +268,91 @@ def parse_xml(
     if root is None:  # pragma: no cover - lxml raises instead, kept for type narrowing
         raise XmlSyntaxError("not an XML document", location=Location(name))
     _check_tree(root, name, lim)
+    if raw.count(b"=") > lim.max_attributes:  # each attribute needs one '=': else nothing to check
+        for el in root.iter():
+            if len(el.attrib) > lim.max_attributes:
+                raise _too_many_attributes(len(el.attrib), str(el.tag), name, lim, source_line(el))
     return root
+
+
+class _StopCounting(Exception):
+    """Raised from inside the counting target to abort the pre-pass at the first breach."""
+
+    def __init__(self, error: InputLimitError):
+        super().__init__(str(error))
+        self.error = error
+
+
+class _CountingTarget:
+    """A tree-less pass that counts elements and attributes and stops at the first breach."""
+
+    def __init__(self, name: str, limits: XmlLimits):
+        self.name = name
+        self.limits = limits
+        self.elements = 0
+
+    def start(self, tag: str, attrib: dict[str, str], nsmap: object = None) -> None:
+        self.elements += 1
+        if self.elements > self.limits.max_elements:
+            raise _StopCounting(
+                InputLimitError(
+                    "number of elements",
+                    limit="max_elements",
+                    value=self.elements,
+                    maximum=self.limits.max_elements,
+                    location=Location(self.name),
+                )
+            )
+        if len(attrib) > self.limits.max_attributes:
+            raise _StopCounting(_too_many_attributes(len(attrib), tag, self.name, self.limits))
+
+    def end(self, tag: str) -> None:
+        pass
+
+    def data(self, data: str) -> None:
+        pass
+
+    def close(self) -> int:
+        return self.elements
+
+
+def _too_many_attributes(
+    count: int, tag: str, name: str, limits: XmlLimits, line: int | None = None
+) -> InputLimitError:
+    local = tag.rsplit("}", 1)[-1]
+    return InputLimitError(
+        f"number of attributes on <{local}>",
+        limit="max_attributes",
+        value=count,
+        maximum=limits.max_attributes,
+        location=Location(name, line=line),
+    )
+
+
+def _check_counts(raw: bytes, name: str, limits: XmlLimits) -> None:
+    """Refuse too many elements (or attributes on one element) before any tree is built.
+
+    Each element opens with one ``<`` not followed by ``/``, ``?`` or ``!``, so the byte counts
+    bound the element count from above (``<`` inside comments and CDATA only inflate the bound).
+    Only when the bound is over the limit does an exact, tree-less pass run, stopping at the
+    first breach: memory stays bounded whatever the input holds.
+    """
+    bound = raw.count(b"<") - raw.count(b"</") - raw.count(b"<?") - raw.count(b"<!")
+    if bound <= limits.max_elements:
+        return
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True,
+        target=_CountingTarget(name, limits),  # type: ignore[arg-type]
+    )  # fmt: skip
+    parser.resolvers.add(_REFUSE_EXTERNAL)
+    try:
+        for offset in range(0, len(raw), 1 << 16):
+            parser.feed(raw[offset : offset + (1 << 16)])
+        parser.close()
+    except _StopCounting as stop:
+        raise stop.error from None
+    except etree.XMLSyntaxError:
+        return  # the real parse reports it with the proper message
 
 
 class ParserTarget(Protocol):
@@ -285,6 +377,7 @@ class LimitedTarget:
         self.name = name
         self.streamed = frozenset(streamed)
         self.depth = 0
+        self.elements = 0
         self._text_len = 0
         self._stack: list[str] = []
 
@@ -300,6 +393,17 @@ class LimitedTarget:
             )
         if tag.startswith(f"{{{XINCLUDE_NS}}}"):
             raise XmlSecurityError("XInclude is not allowed", location=Location(self.name))
+        self.elements += 1
+        if self.elements > self.limits.max_elements:
+            raise InputLimitError(
+                "number of elements",
+                limit="max_elements",
+                value=self.elements,
+                maximum=self.limits.max_elements,
+                location=Location(self.name),
+            )
+        if len(attrib) > self.limits.max_attributes:
+            raise _too_many_attributes(len(attrib), tag, self.name, self.limits)
         for key, value in attrib.items():
             if len(value) > self.limits.max_text_length:
                 raise XmlLimitError(

@@ -36,10 +36,12 @@ from gateway.edxml.schema import load_schema
 from gateway.errors import (
     ConfigurationError,
     GatewayError,
+    InputLimitError,
     MappingContext,
     MappingError,
     SchemaValidationError,
 )
+from gateway.limits import DEFAULT_INPUT_LIMITS, Deadline, InputLimits, read_bounded
 from gateway.xml import XmlLimits, parse_xml
 
 Package = EdocPackage | StatusPackage
@@ -73,8 +75,16 @@ def load_hooks(path: Path, code: str) -> dict[str, Callable[..., Any]]:
 class Adapter:
     """A ready-to-use adapter (build it with :meth:`load` or through the registry)."""
 
-    def __init__(self, manifest: AdapterManifest, *, organs: OrganLookup | None = None, check_paths: bool = True):
+    def __init__(
+        self,
+        manifest: AdapterManifest,
+        *,
+        organs: OrganLookup | None = None,
+        check_paths: bool = True,
+        limits: InputLimits = DEFAULT_INPUT_LIMITS,
+    ):
         self.manifest = manifest
+        self.limits = limits
         self.code = manifest.code
         hooks = load_hooks(manifest.hooks, manifest.code) if manifest.hooks else {}
         self.mapping: MappingSpec = load_mapping(manifest.mapping, hooks=hooks)
@@ -148,9 +158,10 @@ class Adapter:
         parts: Mapping[str, bytes] = {}
         try:
             if self.manifest.container == "mime":
-                data, parts = mime.split_related(data, source=source)
+                data, parts = mime.split_related(data, source=source, max_parts=self.limits.max_mime_parts)
             utf8 = to_utf8_xml(data, self.manifest.encoding, source=source, fallback=self.manifest.encoding_fallback)
-            root = parse_xml(utf8, source=source, limits=limits)
+            own = self.limits.xml(max_bytes=self.limits.max_legacy_bytes)
+            root = parse_xml(utf8, source=source, limits=limits or own)
         except GatewayError as exc:
             loc = exc.location
             err = DocumentError(self.code, FILE_LEVEL, None, exc.message, line=loc.line if loc else None,
@@ -211,24 +222,47 @@ class Adapter:
     ) -> DocumentResult:
         """Translate one legacy document element into a package (and its validated edXML bytes)."""
         legacy_id = self.legacy_id(record, km)
+        deadline = Deadline(self.limits.max_document_seconds, source=source)
 
         def fail(errors: list[DocumentError]) -> DocumentResult:
             return DocumentResult(index, legacy_id, km.kind, errors=tuple(errors), source=source)
 
+        try:
+            return self._translate_checked(record, km, index, legacy_id, deadline, fail, source, base_dir, parts, build)
+        except InputLimitError as exc:
+            return fail([DocumentError(self.code, index, legacy_id, exc.message, line=line_of(record), source=source)])
+
+    def _translate_checked(
+        self,
+        record: etree._Element,
+        km: KindMapping,
+        index: int,
+        legacy_id: str | None,
+        deadline: Deadline,
+        fail: Callable[[list[DocumentError]], DocumentResult],
+        source: str | None,
+        base_dir: Path | None,
+        parts: Mapping[str, bytes] | None,
+        build: bool,
+    ) -> DocumentResult:
+        """:meth:`translate_record`'s stages, with the document's time budget checked between them."""
         departures: list[DocumentError] = []
         if not self.schema.is_valid(record):
             departures = [
                 DocumentError(self.code, index, legacy_id, f"legacy schema: {i.message}", i.path, i.line, None, source)
-                for i in self.schema.issues(record, prefix=prefix_path(record))
+                for i in self.schema.issues(record, prefix=prefix_path(record), max_issues=self.limits.max_issues)
             ]
             if self.manifest.validation == "strict":
                 return fail(departures)
+        deadline.check("validating against the legacy schema")
         ctx = ConvertContext(organs=self.organs, base_dir=base_dir, parts=parts or {})
         extracted, problems = extract(km, record, ctx)
+        deadline.check("mapping the legacy fields")
         if problems:
             # What the mapping cannot read is the error; schema departures elsewhere in the
             # document are listed with it (one per place: a field's own problem says it best).
-            return fail(_merge_departures([self._problem(p, index, legacy_id, source) for p in problems], departures))
+            errors = [self._problem(p, index, legacy_id, source) for p in problems[: self.limits.max_issues]]
+            return fail(_merge_departures(errors, departures))
         warnings = tuple(tolerated(departures)) + tuple(
             DocumentError(self.code, index, legacy_id, n.message, n.legacy_path, n.line, n.target, source)
             for n in ctx.located_notes
@@ -290,11 +324,19 @@ class Adapter:
         return DocumentError(self.code, index, legacy_id, p.message, p.legacy_path, p.line, p.target, source)
 
     def translate_files(self, paths: list[Path], *, build: bool = True) -> TranslationReport:
-        """Translate several legacy files; the report lists ok/failed for every document."""
+        """Translate several legacy files; the report lists ok/failed for every document.
+
+        Each file's size is checked (``max_legacy_bytes``) before it is read, and it is read
+        through one bounded read, so a file that grows meanwhile cannot exceed the budget either.
+        """
         report = TranslationReport(self.code)
         for path in paths:
             try:
-                data = path.read_bytes()
+                data = read_bounded(path, self.limits.max_legacy_bytes, "max_legacy_bytes")
+            except InputLimitError as exc:
+                err = DocumentError(self.code, FILE_LEVEL, None, exc.message, source=str(path))
+                report.extend([DocumentResult(FILE_LEVEL, None, None, errors=(err,), source=str(path))])
+                continue
             except OSError as exc:
                 err = DocumentError(self.code, FILE_LEVEL, None, f"cannot read file: {exc.strerror}", source=str(path))
                 report.extend([DocumentResult(FILE_LEVEL, None, None, errors=(err,), source=str(path))])

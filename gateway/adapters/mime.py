@@ -8,6 +8,7 @@ parsed here; the envelope goes through the hardened parser like every other inpu
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 import uuid
 from collections.abc import Mapping
@@ -16,15 +17,25 @@ from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 
 from gateway.errors import Location, XmlSyntaxError
+from gateway.limits import check
 
 
-def split_related(data: bytes, *, source: str | None = None) -> tuple[bytes, dict[str, bytes]]:
+def split_related(
+    data: bytes, *, source: str | None = None, max_parts: int = 1_000
+) -> tuple[bytes, dict[str, bytes]]:
     """Return (root part bytes, {content-id: bytes}) of a multipart/related message.
 
     Bytes that do not look like MIME (they start with ``<``) are returned as the root with no parts.
+    The parts are counted from the boundary (headers parsed alone) before the message is parsed,
+    so a message of a million empty parts is refused (``max_mime_parts``) without building them.
     """
     if data.lstrip()[:1] == b"<":
         return data, {}
+    head = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(data)
+    boundary = head.get_boundary()
+    if boundary:
+        count = data.count(b"--" + boundary.encode("utf-8", "replace")) - 1
+        check("number of MIME parts", count, "max_mime_parts", max_parts, source=source)
     msg = email.message_from_bytes(data, policy=email.policy.default)
     if not msg.is_multipart():
         raise XmlSyntaxError("expected a multipart/related MIME message or an XML envelope", location=Location(source))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import xmlschema
 from lxml import etree
 
 from gateway.errors import ConfigurationError, MappingError, ValidationIssue
+from gateway.issues import summarise
 from gateway.xml import parse_schema_document
 
 _CLARK = re.compile(r"\{[^}]*\}")
@@ -73,12 +74,24 @@ class LegacySchema:
             return not any(True for _ in self._local_errors(element, local))
         return bool(self._lxml.validate(element))
 
-    def issues(self, element: etree._Element, *, prefix: str | None = None) -> list[ValidationIssue]:
-        """Every schema problem of one document element, with path, line and expectation.
+    def issues(
+        self, element: etree._Element, *, prefix: str | None = None, max_issues: int = 20
+    ) -> list[ValidationIssue]:
+        """The schema problems of one document element, with path, line and expectation.
 
         ``prefix`` is the element's own path in a larger input (a batch or a SOAP body); xmlschema
         reports paths from the document element, so they are re-rooted there.
+
+        lxml validates first and counts the problems (C, linear). Up to ``max_issues`` of them,
+        xmlschema explains each one with richer reasons; beyond that xmlschema is not used at all
+        (it builds every error of an element eagerly, quadratic in its attribute count: 1,000 junk
+        attributes cost it ~20 s), and lxml's own messages are reported, capped and summarised by
+        kind (:func:`gateway.issues.summarise`).
         """
+        self._lxml.validate(element)
+        log: list[Any] = list(self._lxml.error_log)  # type: ignore[call-overload]
+        if len(log) > max_issues:
+            return summarise(self._lxml_issues(element, log, prefix), max_issues)
         found: list[ValidationIssue] = []
         own = "/" + etree.QName(element).localname
         local = self._local.get(element.tag) if self._local else None
@@ -98,15 +111,31 @@ class LegacySchema:
                 if prefix and path and path.startswith(own):
                     path = prefix.rstrip("/") + path[len(own) :]
                 found.append(ValidationIssue(_reason(err), path=path, line=line))
+                if len(found) > max_issues:
+                    break
         except xmlschema.XMLSchemaException as exc:  # pragma: no cover - defensive
             found.append(ValidationIssue(str(exc)))
         if not found:  # xmlschema accepted what lxml refused: report lxml's view
-            self._lxml.validate(element)
-            found = [
-                ValidationIssue(e.message, path=e.path or None, line=e.line or None)
-                for e in self._lxml.error_log  # type: ignore[attr-defined]
-            ]
-        return found
+            found = list(self._lxml_issues(element, log, prefix))
+        return summarise(found, max_issues)
+
+    @staticmethod
+    def _lxml_issues(element: etree._Element, log: list[Any], prefix: str | None) -> Iterator[ValidationIssue]:
+        """lxml's errors as issues; element paths are resolved (by name) for the first few only."""
+        tree = element.getroottree()  # libxml2 reports paths from the document's root
+        base = (prefix or "").rstrip("/")
+        own = "/" + etree.QName(element).localname
+        for n, e in enumerate(log):
+            path = e.path or None
+            if path and n < 50:
+                try:
+                    hits = tree.xpath(path)
+                except etree.XPathError:
+                    hits = []
+                if isinstance(hits, list) and hits and isinstance(hits[0], etree._Element):
+                    named = _name_path(hits[0], element)
+                    path = base + named[len(own) :] if base else named
+            yield ValidationIssue(_CLARK.sub("", str(e.message)), path=path, line=e.line or None)
 
     def encode(self, data: Mapping[str, Any], element: str, namespaces: Mapping[str, str]) -> etree._Element:
         """Encode a data dict to a legacy element; the schema orders children and checks values."""
@@ -226,6 +255,18 @@ def _reason(err: Any) -> str:
     if type_name and "expected" not in reason:
         reason += f" (expected {type_name})"
     return reason
+
+
+def _name_path(el: etree._Element, top: etree._Element) -> str:
+    """``/VanBan/NoiNhan/CoQuan`` from ``top`` down to ``el`` (local names)."""
+    names: list[str] = []
+    node: etree._Element | None = el
+    while node is not None:
+        names.append(etree.QName(node).localname)
+        if node is top:
+            break
+        node = node.getparent()
+    return "/" + "/".join(reversed(names))
 
 
 def _clark(name: str, namespaces: Mapping[str, str]) -> str:

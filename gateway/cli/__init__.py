@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli.signing",
     "gateway.cli.hub",
     "gateway.cli.exchange",
+    "gateway.cli.blobs",
 )
 
 Handler = Callable[[argparse.Namespace], int]

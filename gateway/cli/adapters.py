@@ -279,9 +279,19 @@ def _translate(args: argparse.Namespace) -> int:
     ]
     for r in shown:
         table.add_row(Path(r["source"]).name, str(r["index"]), r.get("legacy_id") or "",
-                      r.get("output") if r["ok"] else "; ".join(r["errors"]))  # fmt: skip
+                      r.get("output") if r["ok"] else _cell(r["errors"]))  # fmt: skip
     Console().print(table)
     return 0 if ok == len(results) and results else 1
+
+
+def _cell(errors: list[str], shown: int = 5) -> str:
+    """At most ``shown`` errors of one document, each clipped: the table stays cheap to render
+    (rich folds every cell character by character; thousands of errors took minutes and GBs)."""
+    from gateway.issues import clip
+
+    cell = "; ".join(clip(e, 300) for e in errors[:shown])
+    more = len(errors) - shown
+    return cell + (f"; and {more} more (see report.json)" if more > 0 else "")
 
 
 def _record(result: DocumentResult, path: Path, out_dir: Path) -> dict[str, Any]:

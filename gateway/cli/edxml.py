@@ -12,6 +12,7 @@ from typing import Any
 
 from gateway.edxml import EdocPackage, ParseResult, StatusPackage, parse_package
 from gateway.edxml.build import format_date, format_datetime
+from gateway.edxml.measure import DigestOnlyStore
 from gateway.errors import GatewayError, SchemaValidationError
 
 
@@ -41,7 +42,10 @@ def register(subparsers: Any) -> None:
         "extract",
         help="write a package's attachments into a folder",
         description="Decode every attachment of FILE (unzipping one-entry ZIPs) into DIR, named by "
-        "AttachmentName. Existing files are not overwritten unless --force is given.",
+        "AttachmentName made safe: folder parts, control characters and reserved device names removed, "
+        "long names shortened keeping the extension, and attachments sharing a name told apart as "
+        "'name (2).pdf' (each change is reported). Existing files are not overwritten unless --force is "
+        "given. Exit status 1 when any attachment was not written.",
     )
     p.add_argument("file", type=Path, metavar="FILE")
     p.add_argument("dir", type=Path, metavar="DIR")
@@ -51,7 +55,7 @@ def register(subparsers: Any) -> None:
 
 def _verdict(path: Path, strict: bool) -> dict[str, Any]:
     try:
-        result = parse_package(path)
+        result = parse_package(path, store=DigestOnlyStore())
     except SchemaValidationError as exc:
         return {
             "file": str(path),
@@ -212,28 +216,37 @@ def _store(root: Path) -> Any:
     return BlobStore(root)
 
 
-def _safe_name(name: str, index: int) -> str:
-    """Keep only the base name so a hostile AttachmentName cannot escape the target folder."""
-    base = Path(name.replace("\\", "/")).name.strip()
-    if base in ("", ".", ".."):
-        base = f"attachment-{index + 1}"
-    return base
-
-
 def _extract(args: argparse.Namespace) -> int:
+    """Write every attachment under a safe, unique name; report each rename and each failure.
+
+    One attachment that cannot be written (an existing file without ``--force``, a file system
+    error) is reported and the others are still written; the exit status is then 1.
+    """
+    from gateway.edxml.names import unique_names
+
     args.dir.mkdir(parents=True, exist_ok=True)
+    failures = 0
     with tempfile.TemporaryDirectory(prefix="lienthong-extract-") as tmp:
         result = parse_package(args.file, store=_store(Path(tmp)))
         pkg = result.package
         if not isinstance(pkg, EdocPackage):
             print(f"{args.file}: a status package has no attachments", file=sys.stderr)
             return 1
-        for i, att in enumerate(pkg.attachments):
-            target = args.dir / _safe_name(att.name, i)
+        for att, safe in zip(pkg.attachments, unique_names([a.name for a in pkg.attachments]), strict=True):
+            target = args.dir / safe.name
+            for change in safe.changes:
+                print(f"{target}: name changed from {safe.original!r}: {change}", file=sys.stderr)
             if target.exists() and not args.force:
-                print(f"{target}: exists, skipped (use --force to overwrite)", file=sys.stderr)
+                print(f"{target}: exists, not written (use --force to overwrite)", file=sys.stderr)
+                failures += 1
                 continue
-            with att.payload.open() as src, target.open("wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
+            try:
+                with att.payload.open() as src, target.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+            except OSError as exc:
+                print(f"{target}: cannot write: {exc.strerror}", file=sys.stderr)
+                target.unlink(missing_ok=True)
+                failures += 1
+                continue
             print(f"{target}  {att.size} bytes  sha256 {att.sha256}")
-    return 0
+    return 1 if failures else 0

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
@@ -23,10 +22,12 @@ from typing import IO, Protocol
 from lxml import etree
 
 from gateway.edxml import reader_fields as f
+from gateway.edxml.inflate import open_single_entry
 from gateway.edxml.model import LEGACY_NS, NS, Attachment, Base64Payload, BytesPayload, Package, Payload
 from gateway.edxml.schema import schema_issues
 from gateway.edxml.splice import PAYLOAD_ATTR, splice
 from gateway.errors import EdxmlFormatError, Location, SchemaValidationError, ValidationIssue
+from gateway.limits import DEFAULT_INPUT_LIMITS, InputLimits
 from gateway.xml import XmlLimits, parse_xml, source_line
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -66,25 +67,14 @@ def _open_source(source: bytes | str | os.PathLike[str] | IO[bytes], name: str |
     return source, name or getattr(source, "name", None) or "<stream>"
 
 
-def _unzip_single(blob: IO[bytes], name: str, index: int) -> IO[bytes] | None:
-    """Return the single entry of a one-entry ZIP, or None when the payload is not such a ZIP."""
-    try:
-        zf = zipfile.ZipFile(blob)
-    except zipfile.BadZipFile:
-        return None
-    entries = [i for i in zf.infolist() if not i.is_dir()]
-    if len(entries) != 1:
-        return None
-    if entries[0].file_size > DEFAULT_MAX_PACKAGE_BYTES:
-        raise SchemaValidationError(
-            f"attachment {index + 1} unzips to {entries[0].file_size} bytes, over the limit",
-            location=Location(name),
-        )
-    return zf.open(entries[0])
-
-
 def _materialise(
-    raw: IO[bytes], store: PayloadStore | None, name: str, index: int, *, encoded: bool = False
+    raw: IO[bytes],
+    store: PayloadStore | None,
+    name: str,
+    index: int,
+    *,
+    encoded: bool = False,
+    limits: InputLimits = DEFAULT_INPUT_LIMITS,
 ) -> tuple[Payload, bool]:
     """Unzip a one-entry ZIP if that is what arrived, then put the file in the store (or memory).
 
@@ -103,7 +93,7 @@ def _materialise(
     stream: IO[bytes] = raw
     zipped = False
     if head == ZIP_MAGIC:
-        inner = _unzip_single(raw, name, index)
+        inner = open_single_entry(raw, source=name, index=index, limits=limits)
         if inner is not None:
             stream, zipped = inner, True
         else:
@@ -127,14 +117,20 @@ def parse_package(
     limits: XmlLimits | None = None,
     max_package_bytes: int = DEFAULT_MAX_PACKAGE_BYTES,
     check_schema: bool = True,
+    input_limits: InputLimits | None = None,
 ) -> ParseResult:
     """Read an edXML package (document or status) leniently into the model.
 
     Attachments are streamed into ``store`` when given (constant memory), else held in memory.
     With ``check_schema`` the skeleton is also validated against the strict XSD profile and the
     departures are returned in :attr:`ParseResult.schema_issues` (they do not make it fail).
+    ``input_limits`` are the budgets (element and attribute counts, attachment inflation);
+    ``limits`` and ``max_package_bytes``, when given, override the XML and package sizes.
     """
-    lim = limits or XmlLimits()
+    budget = input_limits or DEFAULT_INPUT_LIMITS
+    lim = limits or budget.xml()
+    if max_package_bytes == DEFAULT_MAX_PACKAGE_BYTES:
+        max_package_bytes = budget.max_package_bytes
     stream, name = _open_source(source, source_name)
     owns = stream is not source
     try:
@@ -170,7 +166,7 @@ def parse_package(
                 (el, payload_of.get(enc) if enc is not None else None)
                 for el, enc in reader.attachment_elements(root)
             ]
-            attachments = _attachments(reader, root, files, store, name)
+            attachments = _attachments(reader, root, files, store, name, budget)
             package = reader.edoc_package(header, root, tuple(attachments))
         if reader.issues:
             raise SchemaValidationError(
@@ -208,6 +204,7 @@ def _attachments(
     files: list[tuple[etree._Element, IO[bytes] | None]],
     store: PayloadStore | None,
     name: str,
+    budget: InputLimits = DEFAULT_INPUT_LIMITS,
 ) -> list[Attachment]:
     """Merge manifest References with encoded Attachments by ContentId (``cid:`` ignored)."""
     refs = reader.references(root)
@@ -227,13 +224,13 @@ def _attachments(
             reader.issue(ref, f"manifest Reference {cid!r} has no AttachmentEncoded/Attachment with that ContentId")
             continue
         el, raw = encoded[cid]
-        att = _one_attachment(reader, el, raw, ref, cid, store, name, len(result))
+        att = _one_attachment(reader, el, raw, ref, cid, store, name, len(result), budget)
         if att is not None:
             result.append(att)
     for cid, (el, raw) in encoded.items():
         if cid not in seen:
             reader.warnings.append(f"attachment {cid!r} is not listed in the manifest; accepted from its own fields")
-            att = _one_attachment(reader, el, raw, None, cid, store, name, len(result))
+            att = _one_attachment(reader, el, raw, None, cid, store, name, len(result), budget)
             if att is not None:
                 result.append(att)
     return result
@@ -248,6 +245,7 @@ def _one_attachment(
     store: PayloadStore | None,
     name: str,
     index: int,
+    budget: InputLimits = DEFAULT_INPUT_LIMITS,
 ) -> Attachment | None:
     encoded = store is None  # spliced text stays base64 on the in-memory path
     if raw is None:
@@ -256,7 +254,7 @@ def _one_attachment(
         if raw is None:
             reader.issue(el, f"attachment {cid!r} has no ContentTransferEncoded content")
             return None
-    payload, zipped = _materialise(raw, store, name, index, encoded=encoded)
+    payload, zipped = _materialise(raw, store, name, index, encoded=encoded, limits=budget)
     src = ref if ref is not None else el
     file_name = reader.text(src, "AttachmentName") or reader.text(el, "AttachmentName")
     ctype = reader.text(src, "ContentType") or reader.text(el, "ContentType") or "application/octet-stream"

@@ -4,9 +4,10 @@ A package can carry hundreds of megabytes of base64 inside ``ContentTransferEnco
 an lxml tree with that text would hold it all in memory, so this module scans the raw bytes,
 hands the text of every ``ContentTransferEncoded`` element to an incremental base64 decoder that
 writes into a spooled temporary file, and keeps everything else (the skeleton, a few KB) for the
-hardened tree parser. Newlines inside removed text are kept so the skeleton's line numbers are
-the file's line numbers. Anything the scanner does not recognise (CDATA, entities) is left in
-the skeleton and decoded from the tree later, so the scanner never decides what is valid XML.
+hardened tree parser. Newlines inside removed text are kept (as comments, see ``_Newlines``) so
+the skeleton's line numbers are the file's line numbers. Anything the scanner does not
+recognise (CDATA, entities) is left in the skeleton and decoded from the tree later, so the
+scanner never decides what is valid XML.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import IO
 
-from gateway.errors import Location, XmlLimitError, XmlSyntaxError
+from gateway.errors import EdxmlFormatError, Location, XmlLimitError, XmlSyntaxError
 
 _CHUNK = 1 << 20
 _SPOOL = 4 << 20
@@ -83,6 +84,39 @@ class Base64Sink:
         return self.file
 
 
+class _Newlines:
+    """Keeps the newlines of streamed text in the skeleton as a run of comments.
+
+    As one text node (or as whitespace inside the start tag) the newlines of 76-column base64
+    pass libxml2's 10,000,000-character ceiling at ~770 MB; comments of at most
+    :data:`_LINES_PER_COMMENT` newlines each keep every node small, and line numbers exact.
+    """
+
+    def __init__(self, out: bytearray):
+        self.out = out
+        self.in_comment = 0
+
+    def add(self, count: int) -> None:
+        while count > 0:
+            if not self.in_comment:
+                self.out += b"<!--"
+            take = min(count, _LINES_PER_COMMENT - self.in_comment)
+            self.out += b"\n" * take
+            self.in_comment += take
+            count -= take
+            if self.in_comment >= _LINES_PER_COMMENT:
+                self.out += b"-->"
+                self.in_comment = 0
+
+    def close(self) -> None:
+        if self.in_comment:
+            self.out += b"-->"
+            self.in_comment = 0
+
+
+_LINES_PER_COMMENT = 1_000_000
+
+
 @dataclass
 class SplicedPackage:
     """The skeleton XML (attachment text removed) and the decoded payloads in document order."""
@@ -94,6 +128,31 @@ class SplicedPackage:
     def close(self) -> None:
         for p in self.payloads:
             p.close()
+
+
+_DECLARED = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_UTF8_NAMES = {b"utf-8", b"utf8", b"us-ascii", b"ascii"}
+
+
+def check_encoding(head: bytes, source: str) -> None:
+    """Refuse packages that are not UTF-8 (QCVN 102:2016 requires it), the same way everywhere.
+
+    ``validate`` and the hub must agree: a UTF-16 package used to pass ``validate`` and then be
+    refused by the hub ("cannot append a trace header"), whose byte-level trace splice only
+    works on UTF-8. Now both refuse it here, before any work, with this one message.
+    """
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:4]:
+        found = "UTF-16 or UTF-32"
+    else:
+        m = _DECLARED.match(head.removeprefix(b"\xef\xbb\xbf"))
+        if m is None or m.group(1).lower() in _UTF8_NAMES:
+            return
+        found = m.group(1).decode("ascii")
+    raise EdxmlFormatError(
+        f"the package is encoded as {found}; edXML packages must be UTF-8 (QCVN 102:2016) — "
+        "re-encode it as UTF-8 before sending",
+        location=Location(source),
+    )
 
 
 def _strip_prefix(buf: bytes) -> tuple[bytes, int]:
@@ -116,6 +175,7 @@ def splice(
     out = bytearray()
     result = SplicedPackage(b"")
     sink: Base64Sink | None = None
+    lines = _Newlines(out)
     buf = b""
     total = 0
     first = True
@@ -130,6 +190,7 @@ def splice(
             eof = not chunk
             buf += chunk
             if first and (len(buf) >= 4096 or eof):
+                check_encoding(buf[:4096], source)
                 buf, result.stray_prefix = _strip_prefix(buf)
                 first = False
             elif first:
@@ -139,11 +200,12 @@ def splice(
                     end = buf.find(b"<")
                     if end < 0:
                         sink.write(buf)
-                        out += b"\n" * buf.count(b"\n")
+                        lines.add(buf.count(b"\n"))
                         buf = b""
                         break
                     sink.write(buf[:end])
-                    out += b"\n" * buf.count(b"\n", 0, end)
+                    lines.add(buf.count(b"\n", 0, end))
+                    lines.close()
                     result.payloads.append(sink.finish())
                     sink = None
                     buf = buf[end:]
@@ -161,6 +223,7 @@ def splice(
                     continue
                 # Mark the element with its payload index; the parser pops the attribute again.
                 out += buf[: m.end() - 1] + b' %s="%d">' % (PAYLOAD_ATTR.encode(), len(result.payloads))
+                lines = _Newlines(out)
                 buf = buf[m.end() :]
                 sink = Base64Sink(source, len(result.payloads), keep_encoded=keep_encoded)
             if len(out) > max_skeleton:

@@ -28,6 +28,7 @@ from gateway.blobstore import BlobRef, BlobStore
 from gateway.config import HubSettings
 from gateway.edxml import EdocPackage, StatusPackage, parse_package
 from gateway.edxml.directory import Directory
+from gateway.edxml.measure import DigestOnlyStore
 from gateway.errors import AuthorizationError, GatewayError, NotFoundError, SchemaValidationError
 from gateway.ledger import Ledger, State, SystemInfo, business
 from gateway.ledger import replay_cache as signed_requests
@@ -210,7 +211,8 @@ class HubService:
             raise SchemaValidationError("empty body: sendEdoc expects the .edxml file")
         source = f"sendEdoc from {system.system_id}"
         result = parse_package(
-            data, source_name=source, store=None if len(data) <= IN_MEMORY_PARSE_LIMIT else self.blobs
+            data, source_name=source, store=None if len(data) <= IN_MEMORY_PARSE_LIMIT else DigestOnlyStore(),
+            input_limits=self.settings.limits,
         )
         if result.schema_issues and self.settings.validate_packages:
             log.info(

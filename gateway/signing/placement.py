@@ -365,7 +365,7 @@ def find_placeholder_rendered(pdf: bytes, text: str) -> Anchor | None:
     of the text height on every side so the cover also hides anti-aliasing and side bearings.
     Slower than the tokenizer (the whole document is loaded), so only used when it found nothing.
     """
-    import pypdfium2 as pdfium  # type: ignore[import-untyped]
+    import pypdfium2 as pdfium
 
     try:
         doc = pdfium.PdfDocument(pdf)

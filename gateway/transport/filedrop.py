@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -51,6 +52,16 @@ def _ignored(name: str) -> bool:
     return name.startswith(".") or name.endswith((".tmp", ".part"))
 
 
+def _regular(path: Path) -> bool:
+    """A regular file reached without following any symbolic link."""
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return False
+    except OSError:
+        return False
+    return not any(parent.is_symlink() for parent in path.parents)
+
+
 class FileDrop:
     """One drop root with its five sub-folders (created on first use)."""
 
@@ -62,21 +73,49 @@ class FileDrop:
         self.inbox, self.processing, self.done, self.failed, self.outbox = (root / n for n in SUBFOLDERS)
 
     def pending(self) -> list[Path]:
-        """Items waiting in the inbox (oldest first)."""
+        """Items waiting in the inbox (oldest first): real folders and regular files only.
+
+        Nothing is followed: a symbolic link (to ``/dev/zero``, to ``/etc``) or a FIFO, socket or
+        device is never read; :meth:`refuse_special` moves it to failed/ with a report.
+        """
         items: list[tuple[float, str, Path]] = []
         for p in self.inbox.iterdir():
             if _ignored(p.name):
                 continue
             try:  # another worker may claim it between listing and stat
-                if p.is_dir() or p.match(self.pattern):
-                    items.append((p.stat().st_mtime, p.name, p))
+                info = p.lstat()
             except FileNotFoundError:
                 continue
+            if stat.S_ISDIR(info.st_mode) or (stat.S_ISREG(info.st_mode) and p.match(self.pattern)):
+                items.append((info.st_mtime, p.name, p))
         return [p for _, _, p in sorted(items)]
+
+    def refuse_special(self) -> list[Path]:
+        """Move every inbox entry that is not a regular file or a real folder (symlinks, FIFOs,
+        devices, sockets) to failed/ unread, with a report saying why; return their new paths."""
+        refused = []
+        for p in self.inbox.iterdir():
+            if _ignored(p.name):
+                continue
+            try:
+                mode = p.lstat().st_mode
+            except FileNotFoundError:
+                continue
+            if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+                continue
+            kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+            log.warning("file drop refused %s: %s", p.name, kind)
+            try:
+                outcome = ItemOutcome(False, {"error": f"refused: {kind}, never followed or read"})
+                refused.append(self.finish(p, outcome))
+            except FileNotFoundError:
+                continue
+        return refused
 
     def claim(self) -> list[Path]:
         """Move every pending item to processing/; an item another worker took first is skipped."""
         claimed = []
+        self.refuse_special()
         for item in self.pending():
             target = self.processing / item.name
             try:
@@ -90,9 +129,9 @@ class FileDrop:
 
     def documents(self, item: Path) -> list[Path]:
         """The XML files of an item (the item itself, or the matching files inside a bundle folder)."""
-        if item.is_dir():
-            return sorted(p for p in item.rglob(self.pattern) if p.is_file() and not _ignored(p.name))
-        return [item]
+        if stat.S_ISDIR(item.lstat().st_mode):
+            return sorted(p for p in item.rglob(self.pattern) if _regular(p) and not _ignored(p.name))
+        return [item] if _regular(item) else []
 
     def finish(self, item: Path, outcome: ItemOutcome) -> Path:
         """Move a processed item to done/ or failed/ (never overwriting), with its report."""

@@ -25,7 +25,7 @@ from gateway.transport.axis import AxisClient
 try:  # the stages may move to gateway.exchange; the behaviour tested is the same
     from gateway.exchange.inbound import receive  # type: ignore[import-not-found,unused-ignore]
 except ImportError:
-    from gateway.pipeline_stages.inbound import receive
+    from gateway.exchange.inbound import receive
 
 pytestmark = pytest.mark.db
 
