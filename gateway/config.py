@@ -100,6 +100,12 @@ class HubSettings:
     client_retries: int = 2
     validate_packages: bool = True
     fail_with_http_200: bool = False
+    # robustness (docs/operations.md "Limits"): free-space reserve, its check interval, the CPU/wall
+    # budget of one legacy push's translation, and the public address the served WSDL names
+    min_free_bytes: int = 256 * 1024 * 1024
+    disk_check_interval_seconds: float = 2.0
+    request_cpu_seconds: float = 20.0
+    public_url: str = ""
 
     def __post_init__(self) -> None:
         if not self.database_url:

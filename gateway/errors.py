@@ -230,12 +230,40 @@ class BlobStoreError(GatewayError):
     """The content-addressed blob store failed to store or read a blob."""
 
 
+class FieldTooLongError(SchemaValidationError):
+    """A package field is longer than the ledger column that stores it (refused alone, 422).
+
+    ``field`` is the package's name for it (``DocumentId``, ``Code``, ``From/OrganId`` ...),
+    ``limit`` the column length from the ledger models, ``length`` the value's length.
+    """
+
+    def __init__(self, field: str, length: int, limit: int):
+        self.field, self.length, self.limit = field, length, limit
+        super().__init__(f"{field} is {length} characters long; the limit is {limit}")
+
+
+class DiskFullError(BlobStoreError):
+    """The data directory's filesystem is (nearly) full: new work is refused until space is freed.
+
+    Retryable (answered 503): the package is fine, the hub cannot store it now. The message never
+    carries a filesystem path.
+    """
+
+    retryable = True
+
+
+class RequestBudgetError(GatewayError):
+    """A request's document took more CPU time than its budget (``request_cpu_seconds``): refused."""
+
+
 __all__ = [
     "AuthorizationError",
     "BlobStoreError",
     "ConfigurationError",
     "ConflictError",
+    "DiskFullError",
     "EdxmlFormatError",
+    "FieldTooLongError",
     "GatewayError",
     "IllegalTransitionError",
     "LedgerError",
@@ -244,6 +272,7 @@ __all__ = [
     "MappingError",
     "NotFoundError",
     "RemoteRefusalError",
+    "RequestBudgetError",
     "SchemaValidationError",
     "SignerUnavailableError",
     "SigningError",

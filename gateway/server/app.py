@@ -21,6 +21,7 @@ from gateway.ledger import Ledger
 from gateway.server.axis_api import build_router
 from gateway.server.compat import FailAs200Middleware, axis_paths
 from gateway.server.delivery import DeliveryWorker
+from gateway.server.errors_handler import CatchAllMiddleware
 from gateway.server.health import build_health_router
 from gateway.server.hub import HubService
 from gateway.server.legacy_push import build_legacy_router
@@ -59,6 +60,7 @@ def create_app(settings: HubSettings, *, migrate: bool = False, deliver: bool = 
     app.include_router(build_operator_router(hub))
     app.include_router(build_health_router(hub))
     app.include_router(build_legacy_router(hub))
+    app.add_middleware(CatchAllMiddleware, axis_paths=axis_paths(axis_router.routes))
     if settings.fail_with_http_200:
         app.add_middleware(FailAs200Middleware, paths=axis_paths(axis_router.routes))
     return app

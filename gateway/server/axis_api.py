@@ -28,6 +28,7 @@ from gateway.errors import (
     XmlError,
 )
 from gateway.ledger import SystemInfo
+from gateway.server.errors_handler import BODY_HEAD_KEY, public_error
 from gateway.server.hub import BadRequestError, HubService, OrganNotAllowedError, PayloadTooLargeError
 from gateway.server.routing import LoopError
 from gateway.transport.hmac_auth import VerifiedRequest, verify_headers
@@ -115,7 +116,9 @@ def build_router(hub: HubService) -> APIRouter:
             if size > limit:
                 raise PayloadTooLargeError(f"request body is over the limit of {limit} bytes")
             chunks.append(chunk)
-        return b"".join(chunks)
+        body = b"".join(chunks)
+        request.scope.setdefault("state", {})[BODY_HEAD_KEY] = body[:8192]  # for the catch-all's log line only
+        return body
 
     Handler = Callable[[Request, VerifiedRequest, SystemInfo], Awaitable[Response]]
 
@@ -129,6 +132,7 @@ def build_router(hub: HubService) -> APIRouter:
                         verified, system = await run_in_threadpool(authenticate, request.headers)
                     return await fn(request, verified, system)
                 except GatewayError as exc:
+                    exc = public_error(exc, document_id=getattr(exc, "document_id", None))
                     response = error_response(exc)
                     log.warning(
                         "%s refused: %s",

@@ -30,8 +30,10 @@ from gateway.edxml import EdocPackage, StatusPackage, parse_package
 from gateway.edxml.directory import Directory
 from gateway.errors import AuthorizationError, GatewayError, NotFoundError, SchemaValidationError
 from gateway.ledger import Ledger, State, SystemInfo
+from gateway.ledger.column_limits import check_package
 from gateway.ledger.intake import Accepted, IntakeCommitter, RouteDraft, SubmissionDraft
 from gateway.ledger.models import Message, Submission
+from gateway.server.diskguard import disk_guard_for
 from gateway.server.routing import Route, Router
 from gateway.server.trace import apply_recipe, hop_recipe, outbound_bytes
 from gateway.transport.hmac_auth import VerifiedRequest, sdk_hex
@@ -95,6 +97,7 @@ class HubService:
         # Blobs are written without a per-file fsync; each group commit syncs them all at once first.
         self.intake = IntakeCommitter(ledger, before_commit=blobs.sync)
         self._prepare_executor: ThreadPoolExecutor | None = None
+        self.diskguard = disk_guard_for(settings)
         self.work_available = threading.Event()
 
     # -- sendEdoc ---------------------------------------------------------------------------------
@@ -179,6 +182,7 @@ class HubService:
                 extra={"system_id": system.system_id, "issues": [str(i) for i in result.schema_issues[:5]]},
             )
         pkg = result.package
+        check_package(pkg)  # column lengths: a too-long field is refused alone, before any blob is written
         declared_type = (request.get("messagetype") or "").lower()
         actual_type = "status" if isinstance(pkg, StatusPackage) else "edoc"
         if declared_type and declared_type != actual_type:
@@ -195,7 +199,8 @@ class HubService:
         self.router.check_loop(trace_ids)
         recipients = self._recipients(pkg, request)
         routes = self.router.route(recipients, trace_ids)
-        original = self.blobs.put_bytes(data, sha256=digest)
+        self.diskguard.check(len(data))  # refuse before the disk is full (a retryable 503)
+        original = self.diskguard.guarded(self.blobs.put_bytes, data, sha256=digest)
         hop = hop_recipe(self.settings.node_id, vn_now(self.settings))
         outbound = apply_recipe(data, hop)
         out_sha, out_size = hashlib.sha256(outbound).hexdigest(), len(outbound)
