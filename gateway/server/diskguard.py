@@ -113,6 +113,8 @@ class DiskGuard:
         """A write just failed with ENOSPC: report full until a fresh measurement shows space."""
         with self._lock:
             self._hit_full = True
+            free = self._state.free_bytes if self._state is not None else 0
+            self._state = DiskState(free, self.reserve_bytes, True)
             self._measured_at = self._clock()  # keep it for one interval even if statvfs disagrees
 
     def guarded(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
