@@ -256,6 +256,10 @@ class RequestBudgetError(GatewayError):
     """A request's document took more CPU time than its budget (``request_cpu_seconds``): refused."""
 
 
+class SandboxError(GatewayError):
+    """Work run in a sandbox process failed there (the worker's error type and message, no traceback)."""
+
+
 __all__ = [
     "AuthorizationError",
     "BlobStoreError",
@@ -273,6 +277,7 @@ __all__ = [
     "NotFoundError",
     "RemoteRefusalError",
     "RequestBudgetError",
+    "SandboxError",
     "SchemaValidationError",
     "SignerUnavailableError",
     "SigningError",
