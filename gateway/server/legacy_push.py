@@ -59,12 +59,22 @@ def basic_credentials(header: str | None) -> tuple[str, str]:
 _CHILD_REGISTRY: AdapterRegistry | None = None
 
 
-def translate_push(adapter: str, body: bytes, soap_action: str | None) -> SoapResponse | Translated:
-    """Runs in a sandbox process: parse and translate one batch with the default adapter registry."""
+def warm_registry() -> AdapterRegistry:
+    """Sandbox warm-up: discover the adapters (and load the push-capable ones) once per worker."""
     global _CHILD_REGISTRY
     if _CHILD_REGISTRY is None:
         _CHILD_REGISTRY = AdapterRegistry()
-    return SoapPushService(_CHILD_REGISTRY, LegacyPushEndpoint._unbound_sink).translate(adapter, body, soap_action)
+        for code in _CHILD_REGISTRY.codes():
+            try:
+                _CHILD_REGISTRY.get(code)
+            except GatewayError:
+                continue
+    return _CHILD_REGISTRY
+
+
+def translate_push(adapter: str, body: bytes, soap_action: str | None) -> SoapResponse | Translated:
+    """Runs in a sandbox process: parse and translate one batch with the default adapter registry."""
+    return SoapPushService(warm_registry(), LegacyPushEndpoint._unbound_sink).translate(adapter, body, soap_action)
 
 
 class LegacyPushEndpoint:
@@ -82,7 +92,9 @@ class LegacyPushEndpoint:
         self.hub = hub
         self._registry = registry
         self.sandbox = (
-            Sandbox(size=2, budget_seconds=hub.settings.request_cpu_seconds) if registry is None else None
+            Sandbox(size=2, budget_seconds=hub.settings.request_cpu_seconds, warmup=warm_registry)
+            if registry is None
+            else None
         )
 
     @property

@@ -29,8 +29,15 @@ from gateway.errors import GatewayError, RequestBudgetError, SandboxError
 log = logging.getLogger("lienthong.sandbox")
 
 
-def _child_main(conn: Connection) -> None:  # pragma: no cover - runs in the worker process
-    """Worker loop: receive ``(callable, args)``, answer ``("ok", value)`` or ``("error", kind, text)``."""
+def _child_main(conn: Connection, warmup: Callable[[], object] | None) -> None:  # pragma: no cover - child
+    """Worker loop: warm up, say ``"ready"``, then receive ``(callable, args)`` and answer
+    ``("ok", value)`` or ``("error", kind, text, retryable)``."""
+    if warmup is not None:
+        try:
+            warmup()
+        except Exception:
+            log.exception("sandbox warm-up failed")
+    conn.send(("ready",))
     while True:
         try:
             job = conn.recv()
@@ -45,12 +52,20 @@ def _child_main(conn: Connection) -> None:  # pragma: no cover - runs in the wor
             conn.send(("error", type(exc).__name__, "".join(traceback.format_exception_only(exc)).strip(), False))
 
 
+READY_TIMEOUT_SECONDS = 120.0
+
+
 class _Worker:
-    def __init__(self, ctx: Any):
+    """One worker process; ready (imports and warm-up done) when the constructor returns."""
+
+    def __init__(self, ctx: Any, warmup: Callable[[], object] | None):
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_child_main, args=(child,), name="lienthong-sandbox", daemon=True)
+        self.process = ctx.Process(target=_child_main, args=(child, warmup), name="lienthong-sandbox", daemon=True)
         self.process.start()
         child.close()
+        if not self.conn.poll(READY_TIMEOUT_SECONDS) or self.conn.recv() != ("ready",):
+            self.kill()
+            raise SandboxError("a translation worker did not start; retry later", retryable=True)
 
     def kill(self) -> None:
         self.process.kill()
@@ -61,8 +76,9 @@ class _Worker:
 class Sandbox:
     """A few warm worker processes; :meth:`run` is blocking (call it from a worker thread)."""
 
-    def __init__(self, size: int = 2, budget_seconds: float = 20.0):
+    def __init__(self, size: int = 2, budget_seconds: float = 20.0, warmup: Callable[[], object] | None = None):
         self.size = size
+        self.warmup = warmup
         self.budget_seconds = budget_seconds
         self._ctx = multiprocessing.get_context("spawn")
         self._idle: queue.Queue[_Worker] = queue.Queue()
@@ -72,9 +88,16 @@ class Sandbox:
 
     def _take(self, deadline: float) -> _Worker:
         with self._lock:
-            if self._idle.empty() and self._started < self.size:
+            spawn = self._idle.empty() and self._started < self.size
+            if spawn:
                 self._started += 1
-                return _Worker(self._ctx)
+        if spawn:  # start-up time is not the document's: it does not count against the budget
+            try:
+                return _Worker(self._ctx, self.warmup)
+            except BaseException:
+                with self._lock:
+                    self._started -= 1
+                raise
         try:
             return self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
@@ -90,8 +113,8 @@ class Sandbox:
     def run(self, fn: Callable[..., Any], *args: Any, budget_seconds: float | None = None) -> Any:
         """``fn(*args)`` in a worker process (``fn`` and the arguments must be picklable)."""
         budget = self.budget_seconds if budget_seconds is None else budget_seconds
+        worker = self._take(time.monotonic() + budget)
         started = time.monotonic()
-        worker = self._take(started + budget)
         try:
             worker.conn.send((fn, args))
             remaining = max(0.0, started + budget - time.monotonic())

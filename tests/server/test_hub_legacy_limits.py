@@ -52,7 +52,7 @@ def push(url: str, body: bytes, auth: str = AUTH) -> httpx.Response:
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> HubSettings:
     return HubSettings(data_dir=tmp_path / "hub", database_url=database_url, node_id="NA.W00",
-                       request_cpu_seconds=4.0)
+                       request_cpu_seconds=6.0)
 
 
 def _systems(hub) -> None:
