@@ -11,6 +11,7 @@ Every message must end SENT (none DEAD), B must hold each package exactly once, 
 from __future__ import annotations
 
 import email.utils
+import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -155,7 +156,7 @@ def test_intermediary_answers_are_retried_not_dead_and_stored_once(tmp_path: Pat
         by_msg.setdefault(t.message_id, []).append(t)
     checked = 0
     for tries in by_msg.values():
-        for before, after in zip(tries, tries[1:], strict=False):
+        for before, after in itertools.pairwise(tries):
             if before.reason in {"http_429", "http_503"}:
                 gap = (after.started_at - before.finished_at).total_seconds()
                 assert gap >= RETRY_AFTER - 0.3, (before.reason, gap)
