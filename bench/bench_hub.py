@@ -189,7 +189,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(data_dir: Path, db_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(data_dir: Path, db_url: str, port: int, workers: int,
+                 timeout: float = 90.0) -> subprocess.Popen[bytes]:
     from gateway.config import HubSettings
     from gateway.ledger import Ledger
 
@@ -201,7 +202,7 @@ def start_server(data_dir: Path, db_url: str, port: int, workers: int) -> subpro
     env = {**os.environ, "LIENTHONG_DATA_DIR": str(data_dir), "LIENTHONG_DATABASE_URL": db_url}
     proc = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--workers", str(workers), "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=(data_dir / "serve.log").open("wb"), cwd=ROOT)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout  # uvicorn restarts slow workers on a loaded box
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
