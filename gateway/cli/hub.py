@@ -59,7 +59,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         upgrade(engine)
         engine.dispose()
     uvicorn.run("gateway.server.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_config=UVICORN_LOG_CONFIG, access_log=False, timeout_graceful_shutdown=5)
+                workers=args.workers, log_config=UVICORN_LOG_CONFIG, access_log=False, timeout_graceful_shutdown=5,
+                # a worker importing the app on a saturated box can need more than uvicorn's 5 s: it was
+                # killed and restarted forever (bench/soak_hub.py under load, #14)
+                timeout_worker_healthcheck=30)
     return 0
 
 
