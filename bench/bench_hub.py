@@ -10,7 +10,11 @@ errors (non-200, a FAIL answer, socket errors, timeouts), the ratio to the floor
 CPU went (% of one core: the generator, the server's processes, and the whole machine over its
 cores, so load from other jobs on a shared box is visible). Usage::
 
-    .venv/bin/python bench/bench_hub.py [--seconds 5] [--clients 1,16,64] [--backends sqlite,postgresql]
+    .venv/bin/python bench/bench_hub.py [--seconds 5] [--clients 1,16,64] [--backends sqlite,postgresql] [--hostile]
+
+``--hostile`` adds, per backend, 63 clean clients alone and then beside one hostile client (over-long
+DocumentId/Code, a lying hash-file, 20,000 junk attributes): the clean clients' accepted/s and p99
+should stay within 10 % (issue #14).
 
 PostgreSQL is taken from $LIENTHONG_BENCH_DATABASE_URL (default
 postgresql+psycopg://postgres@127.0.0.1:5432/test; a fresh schema is created and dropped).
@@ -29,6 +33,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -184,7 +189,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(data_dir: Path, db_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(data_dir: Path, db_url: str, port: int, workers: int,
+                 timeout: float = 90.0) -> subprocess.Popen[bytes]:
     from gateway.config import HubSettings
     from gateway.ledger import Ledger
 
@@ -196,7 +202,7 @@ def start_server(data_dir: Path, db_url: str, port: int, workers: int) -> subpro
     env = {**os.environ, "LIENTHONG_DATA_DIR": str(data_dir), "LIENTHONG_DATABASE_URL": db_url}
     proc = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--workers", str(workers), "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=(data_dir / "serve.log").open("wb"), cwd=ROOT)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout  # uvicorn restarts slow workers on a loaded box
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
@@ -231,6 +237,80 @@ def bench_backend(name: str, db_url: str, args: argparse.Namespace, work: Path) 
     return rows
 
 
+# -- hostile neighbour (issue #14): 1 client in 64 sends packages meant to hurt -------------------------
+
+def hostile_bodies() -> list[tuple[str, bytes]]:
+    """Packages a hostile client sends: over-long fields (they used to poison a whole group commit on
+    PostgreSQL), a lying hash-file, and a header element with 20,000 junk attributes."""
+    from dataclasses import replace
+
+    from gateway.edxml import Organization, build_package
+    from gateway.edxml.model import Code
+    from gateway.edxml.samples import sample_edoc
+
+    e = sample_edoc(555_000, attachments=1, recipients=(Organization("000.00.00.G22"),))
+    long_id = build_package(replace(e, header=replace(e.header, document_id=e.header.document_id + "x" * 600)))
+    long_code = build_package(replace(e, header=replace(e.header, code=Code("9" * 300, "UBND"))))
+    junk = " ".join(f'j{i}="x"' for i in range(20_000))
+    plain = build_package(sample_edoc(555_001, attachments=1, recipients=(Organization("000.00.00.G22"),)))
+    attrs = plain.replace(b"<edXML:Subject>", f"<edXML:Subject {junk}>".encode(), 1)
+    return [("long DocumentId", long_id), ("long Code", long_code), ("junk attributes", attrs), ("bad hash", plain)]
+
+
+def hostile_client(url: str, stop: threading.Event, counts: dict[str, int]) -> None:
+    from gateway.transport.hmac_auth import sdk_file_hash, sign_headers
+
+    bodies = hostile_bodies()
+    with httpx.Client(timeout=60) as client:
+        i = 0
+        while not stop.is_set():
+            kind, body = bodies[i % len(bodies)]
+            i += 1
+            digest = sdk_file_hash(body) if kind != "bad hash" else "0" * 64
+            headers = sign_headers(SYSTEM, SECRET, {"from": SYSTEM, "servicetype": "eDoc", "messagetype": "edoc",
+                                                    "hash-file": digest}, content_type="application/octet-stream")
+            try:
+                r = client.post(f"{url}/sendEdoc", content=body + b"\r\n", headers=headers)
+                key = f"{kind}: HTTP {r.status_code}"
+            except httpx.HTTPError as exc:
+                key = f"{kind}: {type(exc).__name__}"
+            counts[key] = counts.get(key, 0) + 1
+
+
+def bench_hostile(name: str, db_url: str, args: argparse.Namespace, work: Path) -> None:
+    """63 clean wrk clients alone, then the same with 1 hostile client beside them; ratios printed."""
+    port = free_port()
+    data = work / f"{name}-hostile"
+    data.mkdir()
+    proc = start_server(data, db_url, port, args.workers)
+    url = f"http://127.0.0.1:{port}"
+    parts, reqs = work / "parts.bin", work / "requests.bin"
+    write_parts(parts)
+    try:
+        write_requests(reqs, port, 400, 800_000)
+        run_wrk(url, 8, 1.0, reqs, parts, proc.pid)
+        write_requests(reqs, port, int(args.max_rate * args.seconds) + 100, 810_000)
+        clean = run_wrk(url, 63, args.seconds, reqs, parts, proc.pid)
+        write_requests(reqs, port, int(args.max_rate * args.seconds) + 100, 820_000)
+        stop, counts = threading.Event(), {}
+        t = threading.Thread(target=hostile_client, args=(url, stop, counts), daemon=True)
+        t.start()
+        time.sleep(0.5)
+        hostile = run_wrk(url, 63, args.seconds, reqs, parts, proc.pid)
+        stop.set()
+        t.join(60)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+    rate = hostile["per_second"] / max(clean["per_second"], 1e-9)
+    p99 = hostile["p99_ms"] / max(clean["p99_ms"], 1e-9)
+    print(f"\nhostile neighbour, {name}: 63 clean clients alone vs beside 1 hostile client ({args.seconds:g} s each)")
+    print(f"  clean    : {clean['per_second']:.1f}/s p99 {clean['p99_ms']:.1f} ms errors {clean['errors']}")
+    print(f"  +hostile : {hostile['per_second']:.1f}/s p99 {hostile['p99_ms']:.1f} ms errors {hostile['errors']}")
+    print(f"  ratios   : accepted/s {rate:.3f}, p99 {p99:.3f} (goal: within 10 %: "
+          f"{'met' if rate >= 0.9 and p99 <= 1.1 else 'NOT met'}); hostile answers {counts}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5.0)
@@ -239,6 +319,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="lienthong serve --workers")
     ap.add_argument("--max-rate", type=float, default=1500.0,
                     help="distinct packages prepared per second of run (a run that needs more is flagged)")
+    ap.add_argument("--hostile", action="store_true",
+                    help="also run 63 clean clients with and without 1 hostile client (issue #14)")
     args = ap.parse_args()
     args.clients = [int(c) for c in args.clients.split(",")]
     if shutil.which("wrk") is None:
@@ -249,6 +331,8 @@ def main() -> None:
         for backend in args.backends.split(","):
             if backend == "sqlite":
                 rows += bench_backend("sqlite", f"sqlite:///{work / 'bench.db'}", args, work)
+                if args.hostile:
+                    bench_hostile("sqlite", f"sqlite:///{work / 'hostile.db'}", args, work)
             elif backend == "postgresql":
                 from sqlalchemy import create_engine, text
                 from sqlalchemy.engine import make_url
@@ -262,6 +346,11 @@ def main() -> None:
                 url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
                 try:
                     rows += bench_backend("postgresql", url.render_as_string(hide_password=False), args, work)
+                    if args.hostile:
+                        with engine.begin() as conn:
+                            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+                        bench_hostile("postgresql", url.render_as_string(hide_password=False), args, work)
                 finally:
                     with engine.begin() as conn:
                         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

@@ -149,6 +149,12 @@ class HubSettings:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     limits: InputLimits = field(default_factory=InputLimits)
     """Input budgets (``[limits]`` in hub.toml; table in docs/limits.md)."""
+    # robustness (docs/operations.md "Limits"): free-space reserve, its check interval, the CPU/wall
+    # budget of one legacy push's translation, and the public address the served WSDL names
+    min_free_bytes: int = 256 * 1024 * 1024
+    disk_check_interval_seconds: float = 2.0
+    request_cpu_seconds: float = 20.0
+    public_url: str = ""
 
     def __post_init__(self) -> None:
         if not self.database_url:

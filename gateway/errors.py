@@ -261,6 +261,34 @@ def _num(value: float) -> str:
 
 class AttachmentFormatError(SchemaValidationError):
     """An attachment's container cannot be read: a damaged, encrypted or unsupported ZIP."""
+class FieldTooLongError(SchemaValidationError):
+    """A package field is longer than the ledger column that stores it (refused alone, 422).
+
+    ``field`` is the package's name for it (``DocumentId``, ``Code``, ``From/OrganId`` ...),
+    ``limit`` the column length from the ledger models, ``length`` the value's length.
+    """
+
+    def __init__(self, field: str, length: int, limit: int):
+        self.field, self.length, self.limit = field, length, limit
+        super().__init__(f"{field} is {length} characters long; the limit is {limit}")
+
+
+class DiskFullError(BlobStoreError):
+    """The data directory's filesystem is (nearly) full: new work is refused until space is freed.
+
+    Retryable (answered 503): the package is fine, the hub cannot store it now. The message never
+    carries a filesystem path.
+    """
+
+    retryable = True
+
+
+class RequestBudgetError(GatewayError):
+    """A request's document took more CPU time than its budget (``request_cpu_seconds``): refused."""
+
+
+class SandboxError(GatewayError):
+    """Work run in a sandbox process failed there (the worker's error type and message, no traceback)."""
 
 
 __all__ = [
@@ -269,7 +297,9 @@ __all__ = [
     "BlobStoreError",
     "ConfigurationError",
     "ConflictError",
+    "DiskFullError",
     "EdxmlFormatError",
+    "FieldTooLongError",
     "GatewayError",
     "IllegalTransitionError",
     "InputLimitError",
@@ -279,6 +309,8 @@ __all__ = [
     "MappingError",
     "NotFoundError",
     "RemoteRefusalError",
+    "RequestBudgetError",
+    "SandboxError",
     "SchemaValidationError",
     "SignerUnavailableError",
     "SigningError",

@@ -59,7 +59,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         upgrade(engine)
         engine.dispose()
     uvicorn.run("gateway.server.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_config=UVICORN_LOG_CONFIG, access_log=False, timeout_graceful_shutdown=5)
+                workers=args.workers, log_config=UVICORN_LOG_CONFIG, access_log=False, timeout_graceful_shutdown=5,
+                # a worker importing the app on a saturated box can need more than uvicorn's 5 s: it was
+                # killed and restarted forever (bench/soak_hub.py under load, #14)
+                timeout_worker_healthcheck=30)
     return 0
 
 
@@ -180,6 +183,17 @@ def cmd_operators_revoke(args: argparse.Namespace) -> int:
 
 
 # -- messages ----------------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (``--limit -5`` is an error, not "every row")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def cmd_messages_list(args: argparse.Namespace) -> int:
@@ -377,7 +391,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--document-id")
     p.add_argument("--organ", help="sender or recipient OrganId")
     p.add_argument("--state")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=_positive_int, default=50, help="at most this many rows (default 50)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_messages_list)
     p = ms_sub.add_parser("show", help="one message's timeline", description="Print a message's full timeline.")

@@ -12,7 +12,11 @@ A submission is acknowledged only after its batch committed, so crash safety is 
 bad submission never fails the others of its batch: idempotency and conflicts are decided in
 Python against the rows already stored (and earlier drafts of the same batch) before anything is
 written. A unique-key race with another process (the same package sent to two workers at once)
-rolls the batch back and replays it, and the replay then sees the other process's row.
+rolls the batch back and replays it, and the replay then sees the other process's row. A batch the
+database still refuses for another reason (a value its column cannot hold, which PostgreSQL
+enforces and SQLite does not) is committed again member by member, so only the package at fault
+is refused (422, without the driver's message); column lengths are also checked at intake
+(:mod:`gateway.ledger.column_limits`) so this is the second line of defence.
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
-from gateway.errors import ConflictError, GatewayError, LedgerError
+from gateway.errors import ConflictError, GatewayError, LedgerError, SchemaValidationError
 from gateway.ledger import audit
 from gateway.ledger.audit import utcnow
 from gateway.ledger.models import Message, SignedRequest, Submission
@@ -313,11 +317,17 @@ class IntakeCommitter:
                 self.before_commit()
             results = write_batch(self.ledger, [d for d, _ in batch])
         except GatewayError as exc:
+            if len(batch) > 1 and not exc.retryable:
+                self._commit_one_by_one(batch, exc)
+                return
             for _, fut in batch:
-                fut.set_exception(exc)
+                fut.set_exception(_refusal_of_one(exc) if len(batch) == 1 else exc)
             return
         except Exception as exc:  # never leave a waiter hanging
             log.exception("ledger batch failed", extra={"document_id": None})
+            if len(batch) > 1:
+                self._commit_one_by_one(batch, LedgerError(f"ledger write failed: {type(exc).__name__}"))
+                return
             error = LedgerError(f"ledger write failed: {type(exc).__name__}", retryable=True)
             for _, fut in batch:
                 fut.set_exception(error)
@@ -327,6 +337,41 @@ class IntakeCommitter:
                 fut.set_result(result)
             else:
                 fut.set_exception(result)
+
+    def _commit_one_by_one(self, batch: list[tuple[SubmissionDraft, Future[Accepted]]], cause: GatewayError) -> None:
+        """The database refused the batch as a whole: commit each member alone so the innocent ones
+        are accepted and only the package the database refuses is refused (see the module doc)."""
+        log.warning(
+            "ledger refused a batch of %d (%s); committing its members one by one",
+            len(batch),
+            cause,
+            extra={"document_id": None},
+        )
+        for draft, fut in batch:
+            try:
+                result = write_batch(self.ledger, [draft])[0]
+            except GatewayError as exc:
+                log.warning("ledger refused a package: %s", exc, extra={"document_id": draft.document_id})
+                fut.set_exception(_refusal_of_one(exc))
+                continue
+            except Exception as exc:  # never leave a waiter hanging
+                log.exception("ledger write failed", extra={"document_id": draft.document_id})
+                fut.set_exception(LedgerError(f"ledger write failed: {type(exc).__name__}", retryable=True))
+                continue
+            if isinstance(result, Accepted):
+                fut.set_result(result)
+            else:
+                fut.set_exception(result)
+
+
+def _refusal_of_one(exc: GatewayError) -> GatewayError:
+    """A package the database refuses on its own (a value its column cannot hold): a 422 refusal
+    without the driver's message (which may quote the SQL and other packages' values)."""
+    if isinstance(exc, LedgerError) and isinstance(exc.__cause__, DataError):
+        return SchemaValidationError(
+            "the ledger cannot store a field of this package (a value is too long or malformed for its column)"
+        )
+    return exc
 
 
 __all__ = ["Accepted", "IntakeCommitter", "RouteDraft", "SubmissionDraft", "write_batch"]

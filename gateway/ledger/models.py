@@ -66,6 +66,7 @@ class Message(Base):
     __table_args__ = (
         Index("ix_messages_due", "state", "next_attempt_at"),
         Index("ix_messages_inbox", "route", "destination", "message_type", "transport_status"),
+        Index("ix_messages_claim", "route", "state", "next_attempt_at"),  # migration 0006
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

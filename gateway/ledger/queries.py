@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from gateway.errors import NotFoundError
+from gateway.errors import LedgerError, NotFoundError
 from gateway.ledger.models import Attempt, AuditEntry, Message, StatusEvent, Submission
 from gateway.ledger.store import Ledger
 
@@ -50,12 +50,15 @@ def list_messages(
     until: datetime | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
-    """Newest first; ``organ`` matches the sender or any recipient; datetimes are UTC."""
+    """Newest first; ``organ`` matches the sender or any recipient (exactly: LIKE wildcards in it are
+    escaped); datetimes are UTC; ``limit`` must be positive."""
+    if limit < 1:
+        raise LedgerError(f"limit must be a positive number of rows, not {limit}")
     q = select(Message)
     if document_id:
         q = q.where(Message.document_id == document_id)
     if organ:
-        q = q.where(or_(Message.sender == organ, Message.recipients.contains(json.dumps(organ))))
+        q = q.where(or_(Message.sender == organ, Message.recipients.contains(json.dumps(organ), autoescape=True)))
     if state:
         q = q.where(Message.state == state.upper())
     if since:

@@ -465,22 +465,17 @@ class Ledger:
     ) -> list[int]:
         """Lease up to ``limit`` due messages so that exactly one worker process delivers each."""
         now = utcnow()
+        due = select(Message.id).where(
+            Message.route.in_(routes),  # ix_messages_claim (route, state, next_attempt_at), migration 0006
+            Message.state.in_((State.QUEUED.value, State.FAILED.value)),
+            Message.next_attempt_at <= now,
+            or_(Message.lease_until.is_(None), Message.lease_until < now),
+        )
+        with self.reader() as r:  # nothing due (the usual poll): do not take the writer lock at all
+            if r.execute(due.limit(1)).first() is None:
+                return []
         with self.transaction() as s:
-            ids = (
-                s.execute(
-                    select(Message.id)
-                    .where(
-                        Message.route.in_(routes),
-                        Message.state.in_((State.QUEUED.value, State.FAILED.value)),
-                        Message.next_attempt_at <= now,
-                        or_(Message.lease_until.is_(None), Message.lease_until < now),
-                    )
-                    .order_by(Message.next_attempt_at)
-                    .limit(limit)
-                )
-                .scalars()
-                .all()
-            )
+            ids = s.execute(due.order_by(Message.next_attempt_at).limit(limit)).scalars().all()
             claimed: list[int] = []
             for mid in ids:
                 res = s.execute(

@@ -22,6 +22,7 @@ from gateway.server.axis_api import build_router
 from gateway.server.compat import FailAs200Middleware, axis_paths
 from gateway.server.console import install_console
 from gateway.server.delivery import DeliveryWorker
+from gateway.server.errors_handler import CatchAllMiddleware
 from gateway.server.health import build_health_router
 from gateway.server.hub import HubService
 from gateway.server.legacy_push import build_legacy_router
@@ -62,6 +63,7 @@ def create_app(settings: HubSettings, *, migrate: bool = False, deliver: bool = 
     app.include_router(build_legacy_router(hub))
     if settings.console.enabled:
         install_console(app, hub)  # /console: the operator's web console (docs/console.md)
+    app.add_middleware(CatchAllMiddleware, axis_paths=axis_paths(axis_router.routes))
     if settings.fail_with_http_200:
         app.add_middleware(FailAs200Middleware, paths=axis_paths(axis_router.routes))
     return app

@@ -32,6 +32,7 @@ from gateway.errors import (
 )
 from gateway.ledger import SystemInfo, replay_cache
 from gateway.server import replay
+from gateway.server.errors_handler import BODY_HEAD_KEY, public_error
 from gateway.server.hub import BadRequestError, HubService, OrganNotAllowedError, PayloadTooLargeError
 from gateway.server.routing import LoopError, NoRouteError
 from gateway.server.sdk_answers import AsciiJSONResponse, fail_answer, ok_answer
@@ -190,6 +191,7 @@ def build_router(hub: HubService) -> APIRouter:
             chunks.append(chunk)
         body = b"".join(chunks)
         request.state.body = body
+        request.scope.setdefault("state", {})[BODY_HEAD_KEY] = body[:8192]  # for the catch-all's log line
         return body
 
     def count_refusal(system_id: str, reason: str) -> None:
@@ -212,6 +214,7 @@ def build_router(hub: HubService) -> APIRouter:
                         verified, system = await run_in_threadpool(authenticate, request.headers, op, seen)
                     return await fn(request, verified, system)
                 except GatewayError as exc:
+                    exc = public_error(exc, document_id=getattr(exc, "document_id", None))
                     response = error_response(exc, op)
                     reason = refusal_reason(exc)
                     system_id = seen.get("system", "-")

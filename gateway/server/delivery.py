@@ -5,8 +5,10 @@ before they are sent (:meth:`Ledger.claim_due`), so two processes never send the
 the same time; a process killed mid-send leaves a lease that simply expires. Every try sends the
 very same bytes (the original with this hub's TraceHeader, rebuilt and checked against its hash) under the same
 DocumentId, so a receiver that saw an earlier try answers with the same DocId instead of storing
-a second copy: an ``unknown`` outcome (timeout, dropped connection, 5xx) is therefore safe to
-retry. ``refused`` goes straight to DEAD; ``unknown`` backs off exponentially with jitter until
+a second copy: an ``unknown`` outcome (timeout, dropped connection, 408/425/429/5xx, or an answer
+that is not axis JSON, e.g. a proxy's HTML page) is therefore safe to retry, no sooner than a
+``Retry-After`` the peer sent (:mod:`gateway.transport.outcomes`). ``refused`` (the peer's own
+FAIL JSON) goes straight to DEAD; ``unknown`` backs off exponentially with jitter until
 ``delivery_max_attempts``, then DEAD. Operators re-queue DEAD messages with a recorded reason.
 """
 
@@ -130,7 +132,10 @@ class DeliveryWorker:
             self.settings.delivery_backoff_max_seconds,
             self.settings.delivery_backoff_base_seconds * 2 ** (attempt_no - 1),
         )
-        next_at = utcnow() + timedelta(seconds=random.uniform(delay / 2, delay))  # noqa: S311 - jitter
+        wait = random.uniform(delay / 2, delay)  # noqa: S311 - jitter
+        if outcome.retry_after is not None:  # the peer said when: not sooner (outcomes.py caps it)
+            wait = max(wait, outcome.retry_after)
+        next_at = utcnow() + timedelta(seconds=wait)
         self.ledger.record_attempt(
             message_id,
             outcome=outcome.result,

@@ -1,4 +1,4 @@
-"""``/healthz`` (database, blob store, upstream reachability) and ``/metrics`` (Prometheus text).
+"""``/healthz`` (database, blob store, free-space reserve, upstream reachability) and ``/metrics`` (Prometheus text).
 
 Metrics are computed from the ledger at scrape time, so every worker process of a multi-process
 server reports the same numbers: messages by state, queue depth, delivery failures by reason,
@@ -88,6 +88,18 @@ class LedgerCollector:
         )
         h.add_metric([], buckets, total)
         yield h
+        disk = self.hub.diskguard.state()
+        yield GaugeMetricFamily(
+            "lienthong_disk_free_bytes", "Free bytes on the data filesystem (least over blob store and database)",
+            value=disk.free_bytes,
+        )
+        yield GaugeMetricFamily(
+            "lienthong_disk_reserve_bytes", "Free-space reserve below which new packages are refused (min_free_bytes)",
+            value=disk.reserve_bytes,
+        )
+        yield GaugeMetricFamily(
+            "lienthong_disk_full", "1 while new packages are refused for lack of space", value=int(disk.full)
+        )
 
 
 def _tcp_reachable(url: str, timeout: float = 2.0) -> bool:
@@ -118,6 +130,13 @@ def build_health_router(hub: HubService) -> APIRouter:
         blob_ok = os.access(hub.blobs.root, os.W_OK) and (hub.blobs.root / "tmp").is_dir()
         report["blobstore"] = "ok" if blob_ok else "not writable"
         healthy = healthy and blob_ok
+        disk = hub.diskguard.state()
+        report["disk"] = (
+            "ok" if not disk.full else "full (below the free-space reserve): new packages are refused"
+        )
+        report["disk_free_bytes"] = disk.free_bytes
+        report["disk_reserve_bytes"] = disk.reserve_bytes
+        healthy = healthy and not disk.full
         up = hub.settings.upstream
         if up is None:
             report["upstream"] = "not configured"

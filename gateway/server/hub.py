@@ -32,10 +32,12 @@ from gateway.edxml.measure import DigestOnlyStore
 from gateway.errors import AuthorizationError, GatewayError, NotFoundError, SchemaValidationError
 from gateway.ledger import Ledger, State, SystemInfo, business
 from gateway.ledger import replay_cache as signed_requests
+from gateway.ledger.column_limits import check_package
 from gateway.ledger.intake import Accepted, IntakeCommitter, RouteDraft, SubmissionDraft
 from gateway.ledger.models import Message
 from gateway.server import recipients as to_header
 from gateway.server import sent_list as sent_rows
+from gateway.server.diskguard import disk_guard_for
 from gateway.server.replay import replayed_elsewhere
 from gateway.server.routing import Route, Router
 from gateway.server.trace import apply_recipe, hop_recipe, outbound_bytes
@@ -102,6 +104,7 @@ class HubService:
         # Blobs are written without a per-file fsync; each group commit syncs them all at once first.
         self.intake = IntakeCommitter(ledger, before_commit=blobs.sync)
         self._prepare_executor: ThreadPoolExecutor | None = None
+        self.diskguard = disk_guard_for(settings)
         self.work_available = threading.Event()
         self.clocks = signed_requests.Clocks(ledger)  # per-system SDK timestamp reading
         self.refusals = signed_requests.RefusalCounter(ledger)  # refused requests per system/reason
@@ -220,6 +223,7 @@ class HubService:
                 extra={"system_id": system.system_id, "issues": [str(i) for i in result.schema_issues[:5]]},
             )
         pkg = result.package
+        check_package(pkg)  # column lengths: a too-long field is refused alone, before any blob is written
         declared_type = (request.get("messagetype") or "").lower()
         actual_type = "status" if isinstance(pkg, StatusPackage) else "edoc"
         if declared_type and declared_type != actual_type:
@@ -237,7 +241,8 @@ class HubService:
         chosen = self._recipients(pkg, request, system, sender)
         recipients = list(chosen.chosen)
         routes = self.router.route(recipients, trace_ids)
-        original = self.blobs.put_bytes(data, sha256=digest)
+        self.diskguard.check(len(data))  # refuse before the disk is full (a retryable 503)
+        original = self.diskguard.guarded(self.blobs.put_bytes, data, sha256=digest)
         hop = hop_recipe(self.settings.node_id, vn_now(self.settings))
         outbound = apply_recipe(data, hop)
         out_sha, out_size = hashlib.sha256(outbound).hexdigest(), len(outbound)

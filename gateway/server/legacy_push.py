@@ -21,6 +21,8 @@ import base64
 import binascii
 import hmac
 import logging
+from collections.abc import Callable
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -28,11 +30,12 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway.adapters.discovery import AdapterRegistry
 from gateway.adapters.report import DocumentResult
-from gateway.errors import AuthorizationError, ConfigurationError, GatewayError
+from gateway.errors import AuthorizationError, ConfigurationError, GatewayError, RequestBudgetError
 from gateway.ledger import SystemInfo
 from gateway.server.hub import HubService
+from gateway.server.sandbox import Sandbox
 from gateway.transport.hmac_auth import VerifiedRequest
-from gateway.transport.soap_push import Receipt, Sink, SoapPushService, SoapResponse, soap_fault
+from gateway.transport.soap_push import Receipt, Sink, SoapPushService, SoapResponse, Translated, soap_fault
 
 log = logging.getLogger("lienthong.legacy")
 
@@ -53,12 +56,46 @@ def basic_credentials(header: str | None) -> tuple[str, str]:
     return system_id, secret
 
 
+_CHILD_REGISTRY: AdapterRegistry | None = None
+
+
+def warm_registry() -> AdapterRegistry:
+    """Sandbox warm-up: discover the adapters (and load the push-capable ones) once per worker."""
+    global _CHILD_REGISTRY
+    if _CHILD_REGISTRY is None:
+        _CHILD_REGISTRY = AdapterRegistry()
+        for code in _CHILD_REGISTRY.codes():
+            try:
+                _CHILD_REGISTRY.get(code)
+            except GatewayError:
+                continue
+    return _CHILD_REGISTRY
+
+
+def translate_push(adapter: str, body: bytes, soap_action: str | None) -> SoapResponse | Translated:
+    """Runs in a sandbox process: parse and translate one batch with the default adapter registry."""
+    return SoapPushService(warm_registry(), LegacyPushEndpoint._unbound_sink).translate(adapter, body, soap_action)
+
+
 class LegacyPushEndpoint:
-    """Authenticates the legacy caller and turns each translated document into a hub submission."""
+    """Authenticates the legacy caller and turns each translated document into a hub submission.
+
+    With the default adapter registry, translation runs in a :class:`Sandbox` process under the
+    ``request_cpu_seconds`` budget (``translate_fn`` is what it runs; tests swap it). An endpoint
+    given its own ``registry`` translates in-process (the registry's adapters may not be
+    discoverable from a fresh interpreter).
+    """
+
+    translate_fn: Callable[[str, bytes, str | None], SoapResponse | Translated] = staticmethod(translate_push)
 
     def __init__(self, hub: HubService, registry: AdapterRegistry | None = None):
         self.hub = hub
         self._registry = registry
+        self.sandbox = (
+            Sandbox(size=2, budget_seconds=hub.settings.request_cpu_seconds, warmup=warm_registry)
+            if registry is None
+            else None
+        )
 
     @property
     def registry(self) -> AdapterRegistry:
@@ -93,8 +130,24 @@ class LegacyPushEndpoint:
         except AuthorizationError as exc:
             fault = soap_fault("Client", str(exc), status=401)
             return fault, {"WWW-Authenticate": REALM}
+        return self.handle_for(system, adapter, body, soap_action), {}
+
+    def handle_for(self, system: SystemInfo, adapter: str, body: bytes, soap_action: str | None) -> SoapResponse:
+        """Translate (in the sandbox, under the time budget) then record each document."""
         service = SoapPushService(self.registry, self._sink_for(system, adapter))
-        return service.handle(adapter, body, soap_action), {}
+        if self.sandbox is None:
+            translated = service.translate(adapter, body, soap_action)
+        else:
+            try:
+                translated = self.sandbox.run(type(self).translate_fn, adapter, body, soap_action)
+            except GatewayError as exc:
+                log.warning(
+                    "legacy push refused: %s", exc, extra={"system_id": system.system_id, "adapter": adapter}
+                )
+                if exc.retryable:
+                    return soap_fault("Server", f"{exc} (retry later)", status=503)
+                return soap_fault("Client", str(exc), status=422 if isinstance(exc, RequestBudgetError) else 500)
+        return translated if isinstance(translated, SoapResponse) else service.respond(translated)
 
     def _sink_for(self, system: SystemInfo, adapter: str) -> Sink:
         def sink(result: DocumentResult) -> Receipt:
@@ -119,7 +172,15 @@ def build_legacy_router(hub: HubService, endpoint: LegacyPushEndpoint | None = N
     legacy = endpoint or LegacyPushEndpoint(hub)
 
     def base_url(request: Request) -> str:
-        return str(request.url).split("?", 1)[0]
+        """The push address named in the WSDL: ``public_url`` when configured, else the address the
+        server is bound to (never the request's ``Host`` header, which the caller chooses)."""
+        if hub.settings.public_url:
+            return f"{hub.settings.public_url.rstrip('/')}/legacy/{quote(request.path_params['adapter'])}"
+        host, port = request.scope.get("server") or ("127.0.0.1", 80)
+        scheme = request.scope.get("scheme", "http")
+        default = (scheme == "http" and port == 80) or (scheme == "https" and port == 443)
+        netloc = f"[{host}]" if ":" in str(host) else str(host)
+        return f"{scheme}://{netloc}{'' if default else f':{port}'}{request.scope['path']}"
 
     @router.get("/legacy/{adapter}", summary="The adapter's push WSDL (?wsdl) or its legacy XSD (?xsd)")
     async def describe(adapter: str, request: Request) -> Response:
@@ -133,24 +194,34 @@ def build_legacy_router(hub: HubService, endpoint: LegacyPushEndpoint | None = N
             return Response(fault.body, status_code=fault.status, media_type=fault.content_type)
         return Response(body, media_type="text/xml; charset=utf-8")
 
+    def as_response(fault: SoapResponse, headers: dict[str, str] | None = None) -> Response:
+        return Response(fault.body, status_code=fault.status, media_type=fault.content_type, headers=headers)
+
     @router.post("/legacy/{adapter}", summary="SOAP 1.1 batch submission (HTTP Basic: system id and secret)")
     async def submit(adapter: str, request: Request) -> Response:
+        # credentials first: an unauthenticated caller gets its 401 before one byte of the body is read
+        try:
+            system = await run_in_threadpool(legacy.authenticate, request.headers.get("authorization"))
+        except AuthorizationError as exc:
+            return as_response(soap_fault("Client", str(exc), status=401), {"WWW-Authenticate": REALM})
         limit = hub.settings.max_request_bytes
+        too_big = as_response(soap_fault("Client", f"request body is over the limit of {limit} bytes", status=413))
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            return too_big
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                fault = soap_fault("Client", f"request body is over the limit of {limit} bytes", status=413)
-                return Response(fault.body, status_code=fault.status, media_type=fault.content_type)
+                return too_big
             chunks.append(chunk)
-        answer, headers = await run_in_threadpool(
-            legacy.handle, adapter, b"".join(chunks), request.headers.get("soapaction"),
-            request.headers.get("authorization"),
+        answer = await run_in_threadpool(
+            legacy.handle_for, system, adapter, b"".join(chunks), request.headers.get("soapaction")
         )
-        return Response(answer.body, status_code=answer.status, media_type=answer.content_type, headers=headers)
+        return as_response(answer)
 
     return router
 
 
-__all__ = ["LegacyPushEndpoint", "basic_credentials", "build_legacy_router"]
+__all__ = ["LegacyPushEndpoint", "basic_credentials", "build_legacy_router", "translate_push"]

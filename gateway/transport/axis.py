@@ -2,10 +2,12 @@
 
 It speaks the official SDK's protocol (signed ``XroadVnpt-*`` headers, see
 :mod:`gateway.transport.hmac_auth`) with what the SDK lacks: timeouts, retries with exponential
-backoff and jitter for retryable failures only (timeouts, dropped connections, 5xx, 429), the
-same body and DocumentId on every retry, and :meth:`AxisClient.deliver`, which never raises for a
-transport problem but returns a :class:`DeliveryOutcome` (delivered / refused / unknown) for the
-ledger to record. httpx exceptions are translated into the gateway's tree here and nowhere else.
+backoff and jitter for retryable failures only (timeouts, dropped connections, 408, 425, 429, 5xx,
+honouring ``Retry-After``; see :mod:`gateway.transport.outcomes`: an answer that is not axis JSON is
+*unknown*, never a refusal), the same body and DocumentId on every retry, and
+:meth:`AxisClient.deliver`, which never raises for a transport problem but returns a
+:class:`DeliveryOutcome` (delivered / refused / unknown) for the ledger to record. httpx
+exceptions are translated into the gateway's tree here and nowhere else.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from gateway.errors import (
     UpstreamUnavailableError,
 )
 from gateway.transport.hmac_auth import format_sdk_timestamp, sdk_file_hash, sign_headers
+from gateway.transport.outcomes import axis_answer, check_status
 
 T = TypeVar("T")
 Outcome = Literal["delivered", "refused", "unknown"]
@@ -44,6 +47,7 @@ class DeliveryOutcome:
     reason: str | None = None
     error: str | None = None
     tries: int = 1
+    retry_after: float | None = None  # seconds the peer asked us to wait (``Retry-After``)
 
 
 def _reason(exc: GatewayError) -> str:
@@ -120,25 +124,11 @@ class AxisClient:
             err = UpstreamUnavailableError(f"{op}: connection to {url} failed ({type(exc).__name__})")
             err.reason = "connection"  # type: ignore[attr-defined]
             raise err from exc
-        if response.status_code >= 500 or response.status_code == 429:
-            err = UpstreamUnavailableError(f"{op}: {url} answered HTTP {response.status_code}")
-            err.reason = f"http_{response.status_code}"  # type: ignore[attr-defined]
-            raise err
+        check_status(op, url, response)  # 408, 425, 429, 5xx: retryable (gateway/transport/outcomes.py)
         return response
 
     def _json(self, op: str, response: httpx.Response) -> dict[str, Any]:
-        try:
-            answer = response.json()
-        except ValueError as exc:
-            if response.status_code >= 400:
-                raise RemoteRefusalError(
-                    f"{op}: HTTP {response.status_code}", code=str(response.status_code)
-                ) from exc
-            err = UpstreamUnavailableError(f"{op}: the answer is not JSON (HTTP {response.status_code})")
-            err.reason = "bad_answer"  # type: ignore[attr-defined]
-            raise err from exc
-        if not isinstance(answer, dict):
-            raise UpstreamUnavailableError(f"{op}: the answer is not a JSON object")
+        answer = axis_answer(op, response)  # not an axis JSON object: outcome unknown, never a refusal
         if str(answer.get("status", "")).upper() != "OK" or response.status_code >= 400:
             code = str(answer.get("ErrorCode") or response.status_code)
             desc = str(answer.get("ErrorDesc") or "no description")
@@ -157,7 +147,14 @@ class AxisClient:
                     exc.tries = tries  # type: ignore[attr-defined]
                     raise
                 delay = min(self.backoff_max, self.backoff_base * (2 ** (tries - 1)))
-                self._sleep(random.uniform(delay / 2, delay))  # noqa: S311 - jitter, not crypto
+                wait = random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not crypto
+                asked = getattr(exc, "retry_after", None)
+                if asked is not None:
+                    if asked > self.backoff_max:  # longer than we wait here: leave it to the caller
+                        exc.tries = tries  # type: ignore[attr-defined]
+                        raise
+                    wait = max(wait, asked)
+                self._sleep(wait)
 
     def _call(self, method: str, op: str, values: dict[str, str], **kw: Any) -> dict[str, Any]:
         answer, _ = self._retrying(lambda: self._json(op, self._request(method, op, values, **kw)))
@@ -185,7 +182,13 @@ class AxisClient:
         except RemoteRefusalError as exc:
             return DeliveryOutcome("refused", reason=_reason(exc), error=str(exc), tries=tries_box[0])
         except TransportError as exc:
-            return DeliveryOutcome("unknown", reason=_reason(exc), error=str(exc), tries=tries_box[0])
+            return DeliveryOutcome(
+                "unknown",
+                reason=_reason(exc),
+                error=str(exc),
+                tries=tries_box[0],
+                retry_after=getattr(exc, "retry_after", None),
+            )
         return DeliveryOutcome("delivered", doc_id=doc_id, tries=tries)
 
     def send_edoc_once(

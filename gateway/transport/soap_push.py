@@ -51,6 +51,15 @@ class SoapResponse:
 Sink = Callable[[DocumentResult], Receipt]
 
 
+@dataclass(frozen=True)
+class Translated:
+    """A translated batch: the operation, its namespace and one result per document (picklable)."""
+
+    op: str
+    ns: str
+    results: tuple[DocumentResult, ...]
+
+
 def soap_fault(code: str, reason: str, *, status: int = 500) -> SoapResponse:
     """A SOAP 1.1 fault (``code`` is Client, Server or VersionMismatch)."""
     body = (
@@ -95,6 +104,12 @@ class SoapPushService:
 
     def handle(self, adapter_code: str, body: bytes, soap_action: str | None) -> SoapResponse:
         """Answer one SOAP request: per-document receipts, or a fault for a bad envelope."""
+        translated = self.translate(adapter_code, body, soap_action)
+        return translated if isinstance(translated, SoapResponse) else self.respond(translated)
+
+    def translate(self, adapter_code: str, body: bytes, soap_action: str | None) -> SoapResponse | Translated:
+        """The CPU-heavy half of :meth:`handle` (parse, check, translate; no sink): the hub runs it in
+        a sandbox process with a time budget (:mod:`gateway.server.sandbox`). A fault, or the batch."""
         try:
             adapter = self._adapter(adapter_code)
             op, ns = self._operation(adapter)
@@ -124,8 +139,13 @@ class SoapPushService:
         results = adapter.translate_tree(request, source=f"SOAP push to {adapter_code}")
         if len(results) == 1 and results[0].kind is None and not results[0].ok:
             return soap_fault("Client", f"the batch holds no document: {results[0].errors[0].message}")
+        return Translated(op, ns, tuple(results))
+
+    def respond(self, translated: Translated) -> SoapResponse:
+        """Hand each translated document to the sink and answer the receipts."""
+        results = list(translated.results)
         receipts = [self._receipt(r) for r in results]
-        return SoapResponse(200, self._response(op, ns, results, receipts))
+        return SoapResponse(200, self._response(translated.op, translated.ns, results, receipts))
 
     def _receipt(self, result: DocumentResult) -> Receipt:
         if not result.ok:
@@ -160,4 +180,4 @@ class SoapPushService:
         return xml.encode("utf-8")
 
 
-__all__ = ["Receipt", "Sink", "SoapPushService", "SoapResponse", "soap_fault"]
+__all__ = ["Receipt", "Sink", "SoapPushService", "SoapResponse", "Translated", "soap_fault"]

@@ -49,7 +49,7 @@ def test_migrations_are_idempotent(ledger: Ledger) -> None:
     from gateway.ledger.db import alembic_config
 
     head = ScriptDirectory.from_config(alembic_config(ledger.engine)).get_current_head()
-    assert current_revision(ledger.engine) == head
+    assert head is not None and current_revision(ledger.engine) == head
     upgrade(ledger.engine)
     assert current_revision(ledger.engine) == head
 

@@ -1,0 +1,216 @@
+"""Soak: a steady, paced sendEdoc load for a long time; does memory level off and p99 stay put?
+
+Starts ``lienthong serve --workers 2`` (SQLite by default, ``--backend postgresql`` for
+$LIENTHONG_BENCH_DATABASE_URL), measures the maximum rate with a short wrk burst (the same
+generator as bench/bench_hub.py), then sends distinct valid packages at ``--fraction`` (0.5) of it
+for ``--minutes`` (30) from an asyncio pacer that never sends faster than the schedule, so
+latency is measured at a constant offered load while the ledger grows (nobody collects the
+inbox, as in the issue's run). Every minute it prints: accepted, errors, p50/p99 ms, the RSS of
+each server process and the messages in the ledger. At the end: whether RSS levelled off (the
+last third of the run grows less than 3 % above the maximum of the middle third) and whether the
+last minute's p99 is within 1.5x of the first minute's. Usage::
+
+    .venv/bin/python bench/soak_hub.py [--minutes 30] [--rate N] [--backend sqlite|postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+import bench_hub as bh  # noqa: E402  (the same packages, server start-up and wrk driver)
+
+MAX_INFLIGHT = 64
+"""At most this many requests in flight: when the hub (or this generator) falls behind, sending waits
+instead of piling up tasks that would measure the generator's own queue (the first short run here
+did: p50 5.8 s with the event loop saturated)."""
+
+
+def server_pids(root: int) -> list[int]:
+    """The serve process and its worker processes (uvicorn's multiprocess children)."""
+    pids = [root]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == root:
+                pids.append(int(entry.name))
+    return pids
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def body_for(parts: list[bytes], kinds: list[int], n: int) -> bytes:
+    values = bh.fill(kinds, n)
+    return b"".join(p + (values[j].encode() if j < len(values) else b"") for j, p in enumerate(parts))
+
+
+async def paced_load(url: str, rate: float, seconds: float, first_n: int, on_minute) -> None:
+    """Offer ``rate`` requests/s for ``seconds``; call ``on_minute(minute, latencies, errors)``."""
+    from gateway.transport.hmac_auth import sdk_file_hash, sign_headers
+
+    parts, kinds = bh.template_parts()
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    latencies: list[float] = []
+    errors = 0
+    n = first_n
+    inflight: set[asyncio.Task[None]] = set()
+
+    async def one(client: httpx.AsyncClient, body: bytes) -> None:
+        nonlocal errors
+        headers = sign_headers(bh.SYSTEM, bh.SECRET, {"from": bh.SYSTEM, "servicetype": "eDoc", "messagetype": "edoc",
+                                                      "hash-file": sdk_file_hash(body[:-2])},
+                               content_type="application/octet-stream")
+        t0 = time.perf_counter()
+        try:
+            r = await client.post(f"{url}/sendEdoc", content=body, headers=headers)
+            ok = r.status_code == 200 and r.json().get("status") == "OK"
+        except (httpx.HTTPError, ValueError):
+            ok = False
+        latencies.append(time.perf_counter() - t0)
+        if not ok:
+            errors += 1
+
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        start = time.perf_counter()
+        minute = 0
+        sent = 0
+        while True:
+            now = time.perf_counter() - start
+            if now >= seconds:
+                break
+            if now >= 60 * (minute + 1):
+                minute += 1
+                on_minute(minute, latencies, errors)
+                latencies, errors = [], 0
+            due = int(now * rate)
+            while sent < due and len(inflight) < MAX_INFLIGHT:  # never an unbounded client-side backlog
+                task = asyncio.create_task(one(client, body_for(parts, kinds, n)))
+                inflight.add(task)
+                task.add_done_callback(inflight.discard)
+                n += 1
+                sent += 1
+            await asyncio.sleep(max(0.0, (sent + 1) / rate - (time.perf_counter() - start)))
+        if inflight:
+            await asyncio.wait(inflight)
+        on_minute(minute + 1, latencies, errors)
+
+
+def ledger_size(db_url: str) -> int:
+    from sqlalchemy import create_engine, func, select
+
+    from gateway.ledger.models import Message
+
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(Message)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def measure_max(url: str, work: Path, port: int, pid: int) -> float:
+    parts, reqs = work / "parts.bin", work / "requests.bin"
+    bh.write_parts(parts)
+    bh.write_requests(reqs, port, 6000, 700_000)
+    bh.run_wrk(url, 8, 1.0, reqs, parts, pid)
+    bh.write_requests(reqs, port, 9000, 710_000)
+    return float(bh.run_wrk(url, 64, 5.0, reqs, parts, pid)["per_second"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--rate", type=float, default=0.0, help="offered packages/s (default: --fraction of the max)")
+    ap.add_argument("--fraction", type=float, default=0.5)
+    ap.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="soak-hub-") as tmp:
+        work = Path(tmp)
+        schema = None
+        if args.backend == "sqlite":
+            db_url = f"sqlite:///{work / 'soak.db'}"
+        else:
+            from sqlalchemy import create_engine, text
+            from sqlalchemy.engine import make_url
+
+            base = os.environ.get("LIENTHONG_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+            schema = f"soak_{uuid.uuid4().hex[:8]}"
+            with create_engine(base).begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            db_url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+                hide_password=False)
+        port = bh.free_port()
+        data = work / "data"
+        data.mkdir()
+        proc = bh.start_server(data, db_url, port, args.workers)
+        url = f"http://127.0.0.1:{port}"
+        rows: list[dict[str, float]] = []
+        try:
+            rate = args.rate
+            if not rate:
+                top = measure_max(url, work, port, proc.pid)
+                rate = max(10.0, top * args.fraction)
+                print(f"measured maximum {top:.0f}/s (wrk, 64 clients, 5 s); pacing at {rate:.0f}/s", flush=True)
+            print(f"{'min':>4} {'accepted':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'messages':>9}  RSS MB per process",
+                  flush=True)
+
+            def on_minute(minute: int, lat: list[float], errors: int) -> None:
+                lat_ms = sorted(x * 1000 for x in lat) or [0.0]
+                p99 = lat_ms[min(len(lat_ms) - 1, int(0.99 * len(lat_ms)))]
+                rss = [rss_mb(p) for p in server_pids(proc.pid)]
+                msgs = ledger_size(db_url)
+                rows.append({"p99": p99, "rss": max(rss[1:] or rss), "n": len(lat)})
+                print(f"{minute:>4} {len(lat) - errors:>9} {errors:>7} {statistics.median(lat_ms):>8.1f} {p99:>8.1f} "
+                      f"{msgs:>9}  " + " ".join(f"{r:.0f}" for r in rss), flush=True)
+
+            asyncio.run(paced_load(url, rate, args.minutes * 60, 1_000_000, on_minute))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+            if schema:
+                from sqlalchemy import create_engine, text
+
+                with create_engine(os.environ.get("LIENTHONG_BENCH_DATABASE_URL",
+                                                  "postgresql+psycopg://postgres@127.0.0.1:5432/test")).begin() as conn:
+                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    full = [r for r in rows if r["n"] > 0]
+    if len(full) >= 3:
+        third = max(1, len(full) // 3)
+        middle = max(r["rss"] for r in full[third:2 * third] or full[:1])
+        last = max(r["rss"] for r in full[2 * third:])
+        growth = (last - middle) / max(middle, 1.0)
+        p99_ratio = full[-1]["p99"] / max(full[0]["p99"], 1e-9)
+        print(f"\nRSS (max worker): middle third {middle:.0f} MB, last third {last:.0f} MB ({100 * growth:+.1f} %): "
+              f"{'levelled off' if growth < 0.03 else 'STILL GROWING'}")
+        print(f"p99 last minute / first minute = {p99_ratio:.2f} ({'ok' if p99_ratio <= 1.5 else 'OVER 1.5x'})")
+    print("(shared machine: other jobs' load moves these figures; compare within one run)")
+
+
+if __name__ == "__main__":
+    main()

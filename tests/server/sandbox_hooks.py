@@ -1,0 +1,10 @@
+"""Stand-ins for the legacy translation, importable by the hub's sandbox worker processes."""
+
+from __future__ import annotations
+
+
+def burn_forever(adapter: str, body: bytes, soap_action: str | None) -> object:
+    """A runaway document: pure CPU, never returns (the sandbox must kill it at its budget)."""
+    n = 0
+    while True:
+        n += 1
