@@ -218,3 +218,38 @@ def test_date_range_pages_follow_time_order(console_hub) -> None:
                             c.get("/console/documents", params={"type": "", "limit": 200}).text)
     assert len(seen) == len(set(seen)) == len(everything) >= 4 and set(seen) == set(everything)
     assert today and 'id="no-results"' in c.get("/console/documents", params={"until": "2001-01-01"}).text
+
+
+def test_overview_shows_requests_the_hub_refused_by_system_and_reason(console_hub) -> None:
+    from hubkit import sdk_call
+
+    # a request signed with the wrong secret: the hub refuses it and counts it for that system
+    refused = sdk_call(console_hub.url, "getReceivedEdocList", "sys-h41", "not-the-secret",
+                       {"servicetype": "eDoc", "messagetype": "edoc"}, body=b"")
+    assert refused.json()["status"] == "FAIL"
+    c = login(console_hub.url, console_hub.key)
+    try:
+        page = c.get("/console/").text  # Vietnamese, the default
+    finally:
+        c.close()
+    section = page[page.index("Yêu cầu hub từ chối"):]
+    section = section[: section.index("</section>")]
+    assert "sys-h41" in section and re.search(r'class="n">\d+<', section), section
+
+
+def test_journey_lists_the_ledgers_business_operations(console_hub) -> None:
+    from pathlib import Path
+
+    from hubkit import sdk_send
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "edxml"
+    answers = [sdk_send(console_hub.url, "sys-h41", "secret-h41", (fixtures / f"{n}.edxml").read_bytes()).json()
+               for n in ("valid_edoc_new", "valid_edoc_revoke")]  # fmt: skip
+    assert [a["status"] for a in answers] == ["OK", "OK"], answers
+    c = login(console_hub.url, console_hub.key)
+    try:
+        page = unescape(c.get(f"/console/documents/{answers[1]['DocId']}").text)
+    finally:
+        c.close()
+    # the row only the ledger's business_operations table gives: operation, sender and its recipients
+    assert re.search(r"revoke.*?000\.00\.00\.H41.*?recipients [0-9A-Z.]+", page, re.S), page[:4000]

@@ -43,10 +43,16 @@ _WORDS: dict[str, tuple[str, str]] = {
     "refused": ("Bị từ chối", "Refused"),
     "refused_requests": ("Yêu cầu bị từ chối", "Refused requests"),
     "refused_help": (
-        "Lần chuyển bị bên nhận từ chối (sổ cái). Yêu cầu gửi đến hub bị từ chối không lưu trong sổ cái: xem /metrics.",
-        "Deliveries refused by the receiving side (from the ledger). Requests this hub refused are not kept "
-        "in the ledger: see /metrics.",
+        "Lần chuyển bị bên nhận từ chối (sổ cái).",
+        "Deliveries refused by the receiving side (from the ledger).",
     ),
+    "hub_refused": ("Yêu cầu hub từ chối, theo hệ thống", "Requests this hub refused, by system"),
+    "hub_refused_help": (
+        "Yêu cầu của các hệ thống kết nối bị hub từ chối (chữ ký, thời gian, người nhận…); cũng có trong /metrics.",
+        "Requests from connected systems this hub refused (signature, timestamp, recipients…); also in /metrics.",
+    ),
+    "system": ("Hệ thống", "System"),
+    "last_time": ("Lần cuối", "Last"),
     "certificates": ("Hạn chứng thư số", "Certificate expiry"),
     "no_profiles": (
         "Chưa cấu hình tệp hồ sơ ký (console.signing_profiles hoặc LIENTHONG_SIGNING_PROFILES).",

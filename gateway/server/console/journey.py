@@ -9,9 +9,9 @@ business operations, and the audit entries with their place in the hash chain (e
 hash recomputed, and its link to the entry before it checked).
 
 Business operations come from :data:`BUSINESS_SOURCES`, functions of ``(session, journey)``
-returning rows: today the ledger's audit entries named ``business.*`` about the DocumentId (and,
-on the page, the package's own Business block). A ledger table of business operations (per-
-recipient status, update/replace/revoke history) slots in by appending one function here.
+returning rows: the ledger's business-operation history of the DocumentId (``business_operations``:
+revoke / update / replace in arrival order, with their recipients) and the audit entries named
+``business.*`` about it (and, on the page, the package's own Business block).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from gateway.errors import NotFoundError
 from gateway.ledger.audit import canonical_json, entry_hash
-from gateway.ledger.models import Attempt, AuditEntry, Message, StatusEvent, Submission
+from gateway.ledger.models import Attempt, AuditEntry, BusinessOperation, Message, StatusEvent, Submission
 from gateway.ledger.store import Ledger
 
 MAX_AUDIT = 500
@@ -98,7 +98,26 @@ def _business_from_audit(_s: Session, journey: Journey) -> list[BusinessRow]:
     ]
 
 
-BUSINESS_SOURCES: list[BusinessSource] = [_business_from_audit]
+_OPERATIONS = {0: "new", 1: "revoke", 2: "update", 3: "replace"}
+
+
+def _business_from_ledger(s: Session, journey: Journey) -> list[BusinessRow]:
+    """Every business operation (revoke / update / replace) recorded on the DocumentId, in order."""
+    rows = s.execute(
+        select(BusinessOperation)
+        .where(BusinessOperation.document_id == journey.document_id)
+        .order_by(BusinessOperation.id)
+    ).scalars()
+    out: list[BusinessRow] = []
+    for op in rows:
+        parts = [f"target {op.target_document_id}" if op.target_document_id else "", op.reason or "",
+                 f"recipients {', '.join(json.loads(op.recipients or '[]'))}"]  # fmt: skip
+        out.append(BusinessRow(op.recorded_at, _OPERATIONS.get(op.business_type, str(op.business_type)), op.sender,
+                               "; ".join(p for p in parts if p)))  # fmt: skip
+    return out
+
+
+BUSINESS_SOURCES: list[BusinessSource] = [_business_from_ledger, _business_from_audit]
 
 
 def _find_focus(s: Session, ident: str) -> Message:

@@ -3,8 +3,9 @@
 Documents today (since midnight, Vietnam time) by state and by sending agency; delivery latency
 (acceptance to delivery) over the most recent deliveries; failed attempts by reason; dead
 letters; refused deliveries by destination and reason; connected systems' last activity.
-Requests the hub itself refused (bad signature, unknown sender, …) are answered without a ledger
-row, so they are not here: they are counted in ``/metrics``.
+Requests the hub itself refused (bad signature, stale timestamp, unknown recipient, …) come from
+the per-system refusal counters the axis API keeps in the ledger (``refusal_counts``, the same
+numbers as ``lienthong_refusals_total`` in ``/metrics``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from gateway.ledger.models import Attempt, Message, Submission
+from gateway.ledger.models import Attempt, Message, RefusalCount, Submission
 from gateway.ledger.states import State
 from gateway.ledger.store import Ledger
 from gateway.server.console.i18n import vn_day_start_utc, vn_today
@@ -41,6 +42,7 @@ class Overview:
     dead_letters: int
     failed: int
     refused: list[tuple[str, str, int]]
+    hub_refused: list[tuple[str, str, int, datetime]]
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -90,6 +92,11 @@ def load_overview(ledger: Ledger) -> Overview:
             .order_by(func.count().desc())
             .limit(TOP)
         ).all()
+        hub_refused = s.execute(
+            select(RefusalCount.system_id, RefusalCount.reason, RefusalCount.count, RefusalCount.last_at)
+            .order_by(RefusalCount.count.desc())
+            .limit(TOP)
+        ).all()
     seconds = [max(0.0, (d - c).total_seconds()) for c, d in recent if d is not None and c is not None]
     return Overview(
         today_by_state=sorted(((str(a), int(b)) for a, b in by_state), key=lambda r: -r[1]),
@@ -101,6 +108,7 @@ def load_overview(ledger: Ledger) -> Overview:
         dead_letters=int(counts.get(State.DEAD.value, 0)),
         failed=int(counts.get(State.FAILED.value, 0)),
         refused=[(str(d), str(r or "refused"), int(c)) for d, r, c in refused],
+        hub_refused=[(str(sy), str(r), int(c), at) for sy, r, c, at in hub_refused],
     )
 
 
