@@ -230,7 +230,7 @@ _DEFAULTS = {f.name: f.default for f in fields(HubSettings)}
 
 def _check_type(path: Path, key: str, value: Any) -> None:
     """Refuse a value of the wrong TOML type, naming the file and the key (a typo is not a default)."""
-    if key == "upstream":
+    if key in ("upstream", "console", "limits"):
         ok, expected = isinstance(value, dict), "a table"
     elif key == "peers":
         ok = isinstance(value, list) and all(isinstance(p, dict) for p in value)

@@ -92,7 +92,11 @@ def test_a_document_with_thousands_of_junk_attributes_never_stalls_the_hub(setti
             answered = [httpx.get(f"{hub.url}/healthz", timeout=5).status_code for _ in range(20)]
             r = hostile.result(60)
         assert answered == [200] * 20
-        assert r.status_code in {200, 422}, r.text  # judged (refused, or receipts) within the budget
+        # judged within the budget: the parser's attribute limit refuses the whole envelope with a SOAP
+        # Client fault (HTTP 500, SOAP 1.1) naming the limit, or the documents get receipts
+        assert r.status_code in {200, 422, 500}, r.text
+        if r.status_code == 500:
+            assert "<faultcode>soap:Client</faultcode>" in r.text and "max_attributes" in r.text, r.text
         if r.status_code == 200:
             assert r.text.count("<BienNhan>") == 2 and r.text.count("<ChapNhan>true</ChapNhan>") >= 1
 

@@ -41,10 +41,10 @@ def hub_with_one_document(tmp_path: Path, database_url: str, monkeypatch):
     data = build_package(sample_edoc(8101, recipients=(Organization(G22),)))
     real_update = HubService.update_status
 
-    def update_status(self, system, doc_id, status, description):  # type: ignore[no-untyped-def]
+    def update_status(self, system, doc_id, status, description, *args, **kwargs):  # type: ignore[no-untyped-def]
         stored = [p for p in work.glob("*.edxml") if p.read_bytes().startswith(b"<?xml")] if work.exists() else []
         acks.append((doc_id, status, any(p.read_bytes() == self.fetch(system, doc_id) for p in stored)))
-        return real_update(self, system, doc_id, status, description)
+        return real_update(self, system, doc_id, status, description, *args, **kwargs)
 
     monkeypatch.setattr(HubService, "update_status", update_status)
     settings = HubSettings(data_dir=tmp_path / "data", database_url=database_url, node_id="INB.W00")

@@ -31,7 +31,7 @@ PDFSIG_RESULTS: dict[str, tuple[str, str]] = {}  # case -> (pdfsig's verdict, li
 
 @pytest.fixture(scope="module")
 def person_signed(settings, sample_pdf) -> bytes:
-    with DocumentSigner(settings.profile("nguyen-van-an")) as person:
+    with DocumentSigner(settings.profile("nguyen-van-an"), settings.trust) as person:
         return person.sign_main(sample_pdf)
 
 
@@ -84,7 +84,7 @@ def test_shadow_attacks_are_modified_after_signing(case, person_signed, settings
 
 def test_form_field_fill_with_covering_appearance(settings, sample_pdf, tmp_path, nssdb):
     with_form = A.add_text_field(sample_pdf, name="GhiChu", rect=TEXT_AREA)
-    with DocumentSigner(settings.profile("nguyen-van-an")) as person:
+    with DocumentSigner(settings.profile("nguyen-van-an"), settings.trust) as person:
         signed = person.sign_main(with_form)
     assert _first(signed, settings.trust).valid  # an empty field in the signed file is fine
     filled = A.fill_text_field(signed, name="GhiChu", value="x", ops=A.cover_ops(W, H, "Da huy"))
@@ -132,7 +132,7 @@ def test_optional_content_added_after_signing(person_signed, settings, tmp_path,
 
 
 def test_seal_over_the_signers_image_is_accepted(person_signed, settings, tmp_path, nssdb):
-    with DocumentSigner(settings.profile("ubnd-thu-nghiem")) as agency:
+    with DocumentSigner(settings.profile("ubnd-thu-nghiem"), settings.trust) as agency:
         sealed = agency.sign_main(person_signed)
     person, seal = verify_pdf(sealed, settings.trust).signatures
     assert (person.verdict, seal.verdict) == ("valid", "valid")
@@ -184,7 +184,7 @@ def test_malformed_signature_is_invalid(person_signed, settings):
 
 
 def test_revoked_signer_with_and_without_revocation_data(settings, sample_pdf, tmp_path, nssdb):
-    with DocumentSigner(settings.profile("revoked-signer")) as s:
+    with DocumentSigner(settings.profile("revoked-signer"), settings.trust) as s:
         out = s.sign_main(sample_pdf)
     with_crl = _first(out, settings.trust)
     assert with_crl.verdict == "invalid" and with_crl.revoked and with_crl.revocation_checked
@@ -279,7 +279,7 @@ def test_unanalysable_later_revision_is_invalid(person_signed, settings, monkeyp
 
     from gateway.signing import revisions
 
-    with DocumentSigner(settings.profile("ubnd-thu-nghiem")) as agency:
+    with DocumentSigner(settings.profile("ubnd-thu-nghiem"), settings.trust) as agency:
         sealed = agency.sign_main(person_signed)
 
     def broken(*_a: object, **_k: object) -> None:

@@ -26,8 +26,8 @@ CODE = "77/UBND-VX"
 
 @pytest.fixture(scope="module")
 def signers(settings):
-    with DocumentSigner(settings.profile("nguyen-van-an")) as person, \
-            DocumentSigner(settings.profile("ubnd-thu-nghiem")) as agency:
+    with DocumentSigner(settings.profile("nguyen-van-an"), settings.trust) as person, \
+            DocumentSigner(settings.profile("ubnd-thu-nghiem"), settings.trust) as agency:
         yield person, agency
 
 

@@ -99,5 +99,5 @@ def test_sign_through_softhsm_and_verify(softhsm_token, settings, sample_pdf, tm
 def test_wrong_pin_is_a_configuration_error_without_the_pin(softhsm_token, settings, monkeypatch):
     monkeypatch.setenv("LIENTHONG_TEST_TOKEN_PIN", "999999")
     with pytest.raises(ConfigurationError, match="PIN rejected") as err:
-        DocumentSigner(settings.profile("ubnd-thu-nghiem-hsm"))
+        DocumentSigner(settings.profile("ubnd-thu-nghiem-hsm"), settings.trust)
     assert "999999" not in str(err.value) and PIN not in str(err.value)

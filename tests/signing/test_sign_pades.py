@@ -25,7 +25,7 @@ ISO_VN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00$"
 @pytest.fixture(scope="module")
 def main_signed(settings, sample_pdf) -> bytes:
     """Signer's handwritten signature at the placeholder, then the agency seal over it."""
-    with DocumentSigner(settings.profile("nguyen-van-an")) as person:
+    with DocumentSigner(settings.profile("nguyen-van-an"), settings.trust) as person:
         first = person.sign_main(sample_pdf)
     with DocumentSigner(settings.profile("ubnd-thu-nghiem"), settings.trust) as agency:
         return agency.sign_main(first)
@@ -65,7 +65,7 @@ def test_seal_is_real_size_and_covers_left_third_of_signature(main_signed):
 
 
 def test_agency_seal_without_signer_uses_caller_anchor(settings, sample_pdf):
-    with DocumentSigner(settings.profile("ubnd-thu-nghiem")) as agency:
+    with DocumentSigner(settings.profile("ubnd-thu-nghiem"), settings.trust) as agency:
         out = agency.sign_main(sample_pdf, anchor=Anchor(0, (300, 100, 450, 160)))
     (w,) = signature_widgets(PdfFileReader(io.BytesIO(out)))
     assert w.page == 0 and w.rect[2] == pytest.approx(350, abs=1.0)
@@ -78,7 +78,7 @@ def _stamp_lines(pdf: Path) -> list[dict]:
 
 
 def test_attachment_stamp_text_position_and_size(settings, sample_pdf, tmp_path, nssdb):
-    with DocumentSigner(settings.profile("ubnd-thu-nghiem")) as agency:
+    with DocumentSigner(settings.profile("ubnd-thu-nghiem"), settings.trust) as agency:
         out = agency.sign_attachment(sample_pdf, reference="123/QĐ-UBND")
     path = tmp_path / "attachment.pdf"
     path.write_bytes(out)
@@ -99,7 +99,7 @@ def test_attachment_stamp_text_position_and_size(settings, sample_pdf, tmp_path,
 
 
 def test_copy_stamp_has_form_agency_and_time(settings, sample_pdf, tmp_path):
-    with DocumentSigner(settings.profile("ubnd-thu-nghiem")) as agency:
+    with DocumentSigner(settings.profile("ubnd-thu-nghiem"), settings.trust) as agency:
         out = agency.sign_copy(sample_pdf, copy_form="SAO Y")
     path = tmp_path / "copy.pdf"
     path.write_bytes(out)
@@ -155,7 +155,7 @@ def test_unreachable_tsa_is_retryable(settings, sample_pdf):
 def test_no_anchor_and_not_a_pdf_are_precise_errors(settings, sample_pdf):
     from gateway.signing.testing import make_sample_pdf
 
-    with DocumentSigner(settings.profile("nguyen-van-an")) as person:
+    with DocumentSigner(settings.profile("nguyen-van-an"), settings.trust) as person:
         with pytest.raises(SigningError, match="placeholder text"):
             person.sign_main(make_sample_pdf(1, placeholder=None))
         with pytest.raises(SigningError, match="not a readable PDF"):

@@ -18,7 +18,7 @@ from .conftest import pdfsig
 
 @pytest.fixture(scope="module")
 def signed(settings, sample_pdf) -> bytes:
-    with DocumentSigner(settings.profile("ubnd-thu-nghiem")) as agency:
+    with DocumentSigner(settings.profile("ubnd-thu-nghiem"), settings.trust) as agency:
         return agency.sign_attachment(sample_pdf, reference="123/QĐ-UBND")
 
 
@@ -50,7 +50,7 @@ def test_incremental_update_changing_page_content(signed, settings):
 
 
 def test_revoked_certificate(settings, sample_pdf):
-    with DocumentSigner(settings.profile("revoked-signer")) as s:
+    with DocumentSigner(settings.profile("revoked-signer"), settings.trust) as s:
         out = s.sign_main(sample_pdf)
     (sig,) = verify_pdf(out, settings.trust).signatures
     assert sig.intact and sig.signature_value_ok
@@ -60,7 +60,7 @@ def test_revoked_certificate(settings, sample_pdf):
 
 
 def test_untrusted_root(settings, sample_pdf, tmp_path, nssdb):
-    with DocumentSigner(settings.profile("untrusted-signer")) as s:
+    with DocumentSigner(settings.profile("untrusted-signer"), settings.trust) as s:
         out = s.sign_main(sample_pdf)
     (sig,) = verify_pdf(out, settings.trust).signatures
     assert sig.intact and not sig.trusted and not sig.valid

@@ -150,7 +150,7 @@ def test_resigning_replaces_the_old_signature(signed_bytes, agency_key, pki):
 def test_document_signer_signs_packages_with_the_profile_key(settings, pki):
     from gateway.signing.sign import DocumentSigner
 
-    with DocumentSigner(settings.profile("ubnd-thu-nghiem")) as signer:
+    with DocumentSigner(settings.profile("ubnd-thu-nghiem"), settings.trust) as signer:
         signed = signer.sign_edxml(build_package())
     report = verify_edxml_signature(etree.tostring(signed), pki / "root-ca.pem")
     assert report.valid and "UBND" in report.signer_subject

@@ -138,12 +138,14 @@ def test_a_refusal_is_never_retried(axis: ScriptedAxis) -> None:
     assert len(axis.seen) == 1 and sleeps == []
 
 
-def test_an_http_4xx_without_json_is_a_refusal_not_retried(axis: ScriptedAxis) -> None:
-    axis.answers[:] = [(400, b"<html>bad request</html>")]
+def test_an_http_4xx_without_json_is_unknown_and_retried(axis: ScriptedAxis) -> None:
+    """An intermediary's HTML 400 says nothing about what the axis did: the outcome is unknown, never a
+    final refusal (issue 14), so it is retried and ends as a retryable error, not a refusal."""
+    axis.answers[:] = [(400, b"<html>bad request</html>")] * 3
     sleeps: list[float] = []
-    with _client(axis, retries=5, sleeps=sleeps) as client, pytest.raises(RemoteRefusalError, match="HTTP 400"):
+    with _client(axis, retries=2, sleeps=sleeps) as client, pytest.raises(UpstreamUnavailableError, match="unknown"):
         client.update_status("D-1", "done")
-    assert len(axis.seen) == 1 and sleeps == []
+    assert len(axis.seen) == 3 and len(sleeps) == 2
 
 
 def test_operations_raise_typed_errors_once_retries_are_exhausted(axis: ScriptedAxis) -> None:
