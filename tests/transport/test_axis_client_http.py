@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from gateway.errors import RemoteRefusalError, TransportTimeoutError, UpstreamUnavailableError
+from gateway.errors import TransportTimeoutError, UpstreamUnavailableError
 from gateway.transport.axis import AxisClient
 
 OK = (200, {"status": "OK", "ErrorCode": "0", "DocId": "D-42"})
