@@ -294,15 +294,7 @@ class _CountingTarget:
     def start(self, tag: str, attrib: dict[str, str], nsmap: object = None) -> None:
         self.elements += 1
         if self.elements > self.limits.max_elements:
-            raise _StopCounting(
-                InputLimitError(
-                    "number of elements",
-                    limit="max_elements",
-                    value=self.elements,
-                    maximum=self.limits.max_elements,
-                    location=Location(self.name),
-                )
-            )
+            raise _StopCounting(_too_many_elements(self.elements, self.name, self.limits))
         if len(attrib) > self.limits.max_attributes:
             raise _StopCounting(_too_many_attributes(len(attrib), tag, self.name, self.limits))
 
@@ -314,6 +306,12 @@ class _CountingTarget:
 
     def close(self) -> int:
         return self.elements
+
+
+def _too_many_elements(count: int, name: str, limits: XmlLimits) -> InputLimitError:
+    return InputLimitError(
+        "number of elements", limit="max_elements", value=count, maximum=limits.max_elements, location=Location(name)
+    )
 
 
 def _too_many_attributes(
@@ -395,13 +393,7 @@ class LimitedTarget:
             raise XmlSecurityError("XInclude is not allowed", location=Location(self.name))
         self.elements += 1
         if self.elements > self.limits.max_elements:
-            raise InputLimitError(
-                "number of elements",
-                limit="max_elements",
-                value=self.elements,
-                maximum=self.limits.max_elements,
-                location=Location(self.name),
-            )
+            raise _too_many_elements(self.elements, self.name, self.limits)
         if len(attrib) > self.limits.max_attributes:
             raise _too_many_attributes(len(attrib), tag, self.name, self.limits)
         for key, value in attrib.items():
