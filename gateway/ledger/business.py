@@ -79,26 +79,8 @@ def record_business(
         recipients: list[str] = []
         for r in draft.routes:
             recipients.extend(r.recipients)
-            ledger.add_message(
-                s,
-                direction="in" if r.route == "local" else "out",
-                message_type="edoc",
-                document_id=draft.document_id,
-                sender=draft.sender,
-                recipients=r.recipients,
-                route=r.route,
-                destination=r.destination,
-                payload_sha256=draft.outbound_sha256,
-                payload_size=draft.outbound_size,
-                source_sha256=draft.payload_sha256,
-                trace_hop=draft.trace_hop,
-                state=State.QUEUED,
-                submission=sub,
-                subject=draft.subject,
-                code=draft.code,
-                adapter=draft.adapter,
-                actor=draft.actor,
-            )
+            _queue(ledger, s, draft, sub, r, r.recipients,
+                   (draft.outbound_sha256, draft.outbound_size, draft.payload_sha256, draft.trace_hop))
         s.add(
             BusinessOperation(
                 submission_id=sub.id,
@@ -126,6 +108,39 @@ def record_business(
         return Accepted(sub.doc_id, True)
 
 
+def _queue(
+    ledger: Ledger,
+    s: Any,
+    draft: SubmissionDraft,
+    sub: Submission,
+    route: RouteDraft,
+    recipients: Sequence[str],
+    payload: tuple[str, int, str | None, str | None],
+) -> None:
+    """One QUEUED message of ``sub`` for ``recipients`` on ``route``; ``payload`` = (outbound sha256,
+    size, source sha256, trace hop)."""
+    ledger.add_message(
+        s,
+        direction="in" if route.route == "local" else "out",
+        message_type=draft.message_type,
+        document_id=draft.document_id,
+        sender=draft.sender,
+        recipients=tuple(recipients),
+        route=route.route,
+        destination=route.destination,
+        payload_sha256=payload[0],
+        payload_size=payload[1],
+        source_sha256=payload[2],
+        trace_hop=payload[3],
+        state=State.QUEUED,
+        submission=sub,
+        subject=draft.subject,
+        code=draft.code,
+        adapter=draft.adapter,
+        actor=draft.actor,
+    )
+
+
 def add_missing_routes(ledger: Ledger, doc_id: str, routes: Sequence[RouteDraft], draft: SubmissionDraft) -> list[str]:
     """Complete an earlier partial send: add messages for recipients the submission does not cover."""
     added: list[str] = []
@@ -148,26 +163,7 @@ def add_missing_routes(ledger: Ledger, doc_id: str, routes: Sequence[RouteDraft]
             if not missing:
                 continue
             added.extend(missing)
-            ledger.add_message(
-                s,
-                direction="in" if r.route == "local" else "out",
-                message_type=draft.message_type,
-                document_id=draft.document_id,
-                sender=draft.sender,
-                recipients=missing,
-                route=r.route,
-                destination=r.destination,
-                payload_sha256=payload[0],
-                payload_size=payload[1],
-                source_sha256=payload[2],
-                trace_hop=payload[3],
-                state=State.QUEUED,
-                submission=sub,
-                subject=draft.subject,
-                code=draft.code,
-                adapter=draft.adapter,
-                actor=draft.actor,
-            )
+            _queue(ledger, s, draft, sub, r, missing, payload)
         if added:
             audit.record(
                 s, "submission.completed", actor=draft.actor, document_id=draft.document_id, doc_id=doc_id, added=added
