@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import uvicorn
@@ -270,3 +271,27 @@ class SdkInstance:
     def delete_agency(self, header_object: dict) -> SdkResult | None:
         self._put(header_object, "application/json")
         return self._read(self._post("deleteAgency", b""))
+
+
+class CyclingProxy(ThreadingHTTPServer):
+    """A proxy on 127.0.0.1 in front of ``target``: every other request gets the next failure mode.
+
+    Deterministic (ok, modes[0], ok, modes[1], …) so every mode shows in a short run; ``counts``
+    says how often each was served. Subclasses set ``modes`` and pass their request handler.
+    """
+
+    daemon_threads = True
+    modes: tuple[str, ...] = ()
+
+    def __init__(self, target: str, handler: type[BaseHTTPRequestHandler]):
+        self.target = target
+        self.lock = threading.Lock()
+        self.counts: dict[str, int] = {}
+        super().__init__(("127.0.0.1", 0), handler)
+
+    def pick(self) -> str:
+        with self.lock:
+            k = sum(self.counts.values())
+            mode = "ok" if k % 2 == 0 else self.modes[(k // 2) % len(self.modes)]
+            self.counts[mode] = self.counts.get(mode, 0) + 1
+            return mode

@@ -11,12 +11,12 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
 import pytest
-from hubkit import free_socket, running_hubs, sdk_send, wait_for
+from hubkit import CyclingProxy, free_socket, running_hubs, sdk_send, wait_for
 from sqlalchemy import func, select
 
 from gateway.config import HubSettings, RemoteHubSettings
@@ -32,22 +32,11 @@ CLIENT_TIMEOUT = 0.5
 MODES = ["500", "stall", "drop", "stall_after", "drop_after", "500_after"]
 
 
-class FlakyProxy(ThreadingHTTPServer):
-    daemon_threads = True
+class FlakyProxy(CyclingProxy):
+    modes = tuple(MODES)
 
     def __init__(self, target: str):
-        self.target = target
-        self.lock = threading.Lock()
-        self.counts: dict[str, int] = {}
-        super().__init__(("127.0.0.1", 0), FlakyHandler)
-
-    def pick(self) -> str:
-        """Every other request fails, cycling through all failure modes (deterministic, so every mode shows)."""
-        with self.lock:
-            k = sum(self.counts.values())
-            mode = "ok" if k % 2 == 0 else MODES[(k // 2) % len(MODES)]
-            self.counts[mode] = self.counts.get(mode, 0) + 1
-            return mode
+        super().__init__(target, FlakyHandler)
 
 
 class FlakyHandler(BaseHTTPRequestHandler):

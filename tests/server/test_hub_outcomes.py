@@ -14,12 +14,12 @@ import email.utils
 import itertools
 import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
 import pytest
-from hubkit import free_socket, running_hubs, sdk_send, wait_for
+from hubkit import CyclingProxy, free_socket, running_hubs, sdk_send, wait_for
 from sqlalchemy import func, select
 
 from gateway.config import HubSettings, RemoteHubSettings
@@ -46,21 +46,11 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
 
 
-class Intermediary(ThreadingHTTPServer):
-    daemon_threads = True
+class Intermediary(CyclingProxy):
+    modes = tuple(MODES)
 
     def __init__(self, target: str):
-        self.target = target
-        self.lock = threading.Lock()
-        self.counts: dict[str, int] = {}
-        super().__init__(("127.0.0.1", 0), IntermediaryHandler)
-
-    def pick(self) -> str:
-        with self.lock:
-            k = sum(self.counts.values())
-            mode = "ok" if k % 2 == 0 else MODES[(k // 2) % len(MODES)]
-            self.counts[mode] = self.counts.get(mode, 0) + 1
-            return mode
+        super().__init__(target, IntermediaryHandler)
 
 
 class IntermediaryHandler(BaseHTTPRequestHandler):
