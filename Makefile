@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: setup demo test test-pg lint typecheck pytest bench lock fixtures clean airflow coverage mutation
+.PHONY: services setup demo test test-pg lint typecheck pytest bench lock fixtures clean airflow coverage mutation
 
 setup:            ## install Debian packages, .venv from requirements.lock, and lienthong itself
 	@bash scripts/setup.sh
@@ -11,7 +11,10 @@ setup:            ## install Debian packages, .venv from requirements.lock, and 
 demo: setup       ## the main job on the embedded default (SQLite under ./var)
 	@bash scripts/demo.sh
 
-test: setup lint typecheck pytest   ## everything CI checks on SQLite
+test: setup services lint typecheck pytest   ## everything CI checks on SQLite
+
+services:         ## start Redis and PostgreSQL on 127.0.0.1 if they are not answering (the Celery test, test-pg)
+	@bash scripts/services.sh
 
 lint:
 	$(VENV)/ruff check gateway tests bench dags adapters certs.example scripts
@@ -24,7 +27,7 @@ pytest:
 	@$(VENV)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make: pytest collected no tests" >&2; fi; exit $$rc
 
-test-pg: setup    ## the database tests again, against PostgreSQL ($(PG_URL))
+test-pg: setup services    ## the database tests again, against PostgreSQL ($(PG_URL))
 	@LIENTHONG_TEST_DATABASE_URL=$(PG_URL) $(VENV)/python -m pytest -q -p no:cacheprovider -m db; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make: no database tests were collected" >&2; fi; exit $$rc
 
