@@ -24,7 +24,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from asn1crypto import cms
-from pyhanko.sign.timestamps import HTTPTimeStamper
+
+from gateway.signing.tsa_client import PooledHTTPTimeStamper
 
 #: Largest accepted distance between the time written into a signature (and shown on its stamp)
 #: and the genTime of its RFC 3161 signature timestamp. The token is requested after the
@@ -55,8 +56,8 @@ def token_gen_time(token: cms.ContentInfo) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class RecordingTimeStamper(HTTPTimeStamper):
-    """pyHanko's HTTP RFC 3161 client that remembers the timing of the last token it fetched."""
+class RecordingTimeStamper(PooledHTTPTimeStamper):
+    """The kept-alive RFC 3161 client (:mod:`gateway.signing.tsa_client`) remembering the last token's timing."""
 
     def __init__(self, url: str, **kwargs: Any):
         super().__init__(url, **kwargs)

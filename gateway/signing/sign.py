@@ -151,6 +151,8 @@ class DocumentSigner:
     # -- context management ------------------------------------------------------------------
     def close(self) -> None:
         self.key.close()
+        if self.timestamper is not None:
+            self.timestamper.close()  # the kept-alive TSA connections
 
     def __enter__(self) -> DocumentSigner:
         return self
