@@ -306,8 +306,10 @@ class LocalTimestampAuthority:
         return self
 
     def stop(self) -> None:
+        """Stop listening and close the kept-alive connections (their threads would serve on)."""
         self.server.shutdown()
         self.server.server_close()
+        self.drop_connections()
 
     def __enter__(self) -> LocalTimestampAuthority:
         return self.start()

@@ -89,22 +89,23 @@ class PooledHTTPTimeStamper(TimeStamper):
             response = self._manager().request(
                 "POST", self.url, body=body, headers=self.headers, preload_content=False
             )
-            try:
-                if response.status != 200:
-                    raise TimestampRequestError(f"timestamp server answered HTTP {response.status}")
-                ctype = response.headers.get("Content-Type")
-                if ctype != _CONTENT_TYPE:
-                    raise TimestampRequestError(
-                        f"timestamp server response is malformed: content type {ctype!r}, not {_CONTENT_TYPE}"
-                    )
-                data: bytes = response.read(MAX_RESPONSE_BYTES + 1)
-                if len(data) > MAX_RESPONSE_BYTES:
-                    raise TimestampRequestError(f"timestamp server response is larger than {MAX_RESPONSE_BYTES} bytes")
-                return data
-            finally:
-                response.release_conn()
+            # The body is read (bounded) before anything is judged: a connection handed back with
+            # an unread error body would hand that body to the next document as its answer.
+            data: bytes = response.read(MAX_RESPONSE_BYTES + 1)
+            if len(data) > MAX_RESPONSE_BYTES:
+                response.close()  # not reusable: the rest of the body is still on it
+                raise TimestampRequestError(f"timestamp server response is larger than {MAX_RESPONSE_BYTES} bytes")
+            response.release_conn()
         except (Urllib3Error, OSError) as exc:
             raise TimestampRequestError(f"error while contacting timestamp service: {type(exc).__name__}") from exc
+        if response.status != 200:
+            raise TimestampRequestError(f"timestamp server answered HTTP {response.status}")
+        ctype = response.headers.get("Content-Type")
+        if ctype != _CONTENT_TYPE:
+            raise TimestampRequestError(
+                f"timestamp server response is malformed: content type {ctype!r}, not {_CONTENT_TYPE}"
+            )
+        return data
 
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
         data = await asyncio.to_thread(self.post, req.dump())

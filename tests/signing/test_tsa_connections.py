@@ -1,0 +1,111 @@
+"""The kept-alive TSA client (gateway/signing/tsa_client.py) against the local TSA over real HTTP.
+
+Every test uses its own :class:`LocalTimestampAuthority` so the connection counters start at zero.
+Outputs are checked by our verifier (B-T, trusted timestamp) and one of each kind by pdfsig.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.cli import main
+from gateway.errors import SignerUnavailableError
+from gateway.signing.sign import DocumentSigner
+from gateway.signing.testing import LocalTimestampAuthority, make_sample_pdf
+from gateway.signing.tsa_client import PooledHTTPTimeStamper
+from gateway.signing.verify import verify_pdf
+
+from .conftest import PKI, pdfsig
+
+PROFILES = str(PKI / "profiles.toml")
+
+
+@pytest.fixture
+def own_tsa():
+    with LocalTimestampAuthority(PKI) as server:
+        yield server
+
+
+def _assert_bt(settings, out: bytes) -> None:
+    (sig,) = verify_pdf(out, settings.trust).signatures
+    assert sig.valid and sig.pades_level == "B-T" and sig.timestamp_trusted is True, sig
+
+
+def test_one_connection_serves_the_whole_batch(settings, own_tsa, tmp_path, nssdb):
+    with DocumentSigner(settings.profile("ubnd-thu-nghiem-bt"), tsa_url=own_tsa.url) as signer:
+        outs = [signer.sign_main(make_sample_pdf(2, number=i)) for i in range(4)]
+    assert own_tsa.requests == 4
+    assert own_tsa.connections == 1  # kept alive: no connect per document
+    for out in outs:
+        _assert_bt(settings, out)
+    path = tmp_path / "kept-alive.pdf"
+    path.write_bytes(outs[-1])
+    assert pdfsig(path, nssdb)[0]["Signature Validation"] == "Signature is Valid."
+
+
+def test_connection_dropped_between_documents_is_replaced(settings, own_tsa):
+    with DocumentSigner(settings.profile("ubnd-thu-nghiem-bt"), tsa_url=own_tsa.url) as signer:
+        first = signer.sign_main(make_sample_pdf(2, number=1))
+        assert own_tsa.drop_connections() == 1  # the TSA restarted / an idle timeout closed it
+        second = signer.sign_main(make_sample_pdf(2, number=2))
+    assert own_tsa.connections == 2 and own_tsa.requests == 2
+    _assert_bt(settings, first)
+    _assert_bt(settings, second)
+
+
+def test_connection_broken_under_the_request_is_retried_once(settings, own_tsa):
+    with DocumentSigner(settings.profile("ubnd-thu-nghiem-bt"), tsa_url=own_tsa.url) as signer:
+        signer.sign_main(make_sample_pdf(2, number=1))
+        own_tsa.hang_up_next = 1  # reads the request, closes without an answer
+        out = signer.sign_main(make_sample_pdf(2, number=2))
+    assert own_tsa.hang_up_next == 0 and own_tsa.requests == 2 and own_tsa.connections == 2
+    _assert_bt(settings, out)
+
+
+def test_failed_timestamp_fails_that_document_only(settings, own_tsa):
+    with DocumentSigner(settings.profile("ubnd-thu-nghiem-bt"), tsa_url=own_tsa.url) as signer:
+        before = signer.sign_main(make_sample_pdf(2, number=1))
+        own_tsa.fail_next = 1  # HTTP 500 for one request: not retried, that document fails
+        with pytest.raises(SignerUnavailableError, match="timestamp authority"):
+            signer.sign_main(make_sample_pdf(2, number=2))
+        own_tsa.hang_up_next = 2  # both tries broken: fails too, and not more than twice
+        with pytest.raises(SignerUnavailableError, match="timestamp authority"):
+            signer.sign_main(make_sample_pdf(2, number=3))
+        after = signer.sign_main(make_sample_pdf(2, number=4))
+    assert own_tsa.fail_next == 0 and own_tsa.hang_up_next == 0
+    _assert_bt(settings, before)
+    _assert_bt(settings, after)
+
+
+def test_cli_batch_with_one_failed_timestamp_signs_the_rest(settings, own_tsa, tmp_path, capsys):
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    for i in range(4):
+        (inbox / f"d{i}.pdf").write_bytes(make_sample_pdf(2, number=i))
+    own_tsa.fail_next = 1  # the first document's timestamp fails
+    code = main(["sign", str(inbox), "--profiles", PROFILES, "--profile", "ubnd-thu-nghiem-bt",
+                 "--tsa-url", own_tsa.url, "-o", str(outbox)])
+    err = capsys.readouterr()
+    assert code == 1
+    assert "d0.pdf: error: timestamp authority" in err.err and "signed 3 of 4 PDFs" in err.out
+    assert sorted(p.name for p in outbox.iterdir()) == ["d1.pdf", "d2.pdf", "d3.pdf"]
+    for p in outbox.iterdir():
+        _assert_bt(settings, p.read_bytes())
+    assert own_tsa.connections == 1  # the failure did not cost the kept-alive connection
+
+
+def test_client_rejects_wrong_content_type_and_unreachable_tsa(own_tsa):
+    import hashlib
+
+    from pyhanko.sign.timestamps import TimestampRequestError
+
+    stamper = PooledHTTPTimeStamper(own_tsa.url, timeout=5)
+    _nonce, req = stamper.request_cms(hashlib.sha256(b"x").digest(), "sha256")
+    assert stamper.post(req.dump())  # a DER TimeStampResp
+    with pytest.raises(TimestampRequestError, match="HTTP 400"):
+        stamper.post(b"not DER")  # the local TSA answers 400 text/plain
+    own_tsa.stop()
+    with pytest.raises(TimestampRequestError, match="contacting"):
+        stamper.post(req.dump())
+    with pytest.raises(ValueError):
+        PooledHTTPTimeStamper("ftp://127.0.0.1/tsa")
