@@ -109,3 +109,28 @@ def test_client_rejects_wrong_content_type_and_unreachable_tsa(own_tsa):
         stamper.post(req.dump())
     with pytest.raises(ValueError):
         PooledHTTPTimeStamper("ftp://127.0.0.1/tsa")
+
+
+def test_forked_child_opens_its_own_connection(own_tsa):
+    """A pool made before ``fork`` is not shared: the child's token goes over a new connection."""
+    import hashlib
+    import os
+
+    from pyhanko.sign.timestamps import TimestampRequestError
+
+    stamper = PooledHTTPTimeStamper(own_tsa.url, timeout=5)
+    _nonce, req = stamper.request_cms(hashlib.sha256(b"fork").digest(), "sha256")
+    stamper.post(req.dump())
+    assert own_tsa.connections == 1
+    pid = os.fork()
+    if pid == 0:  # the child: one token, then leave without running pytest's teardown
+        try:
+            stamper.post(req.dump())
+            code = 0
+        except TimestampRequestError:
+            code = 1
+        os._exit(code)
+    _pid, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    stamper.post(req.dump())  # the parent's connection is still its own and still works
+    assert own_tsa.connections == 2 and own_tsa.requests == 3
