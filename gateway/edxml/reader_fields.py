@@ -241,8 +241,11 @@ class Reader:
             ts = self.datetime_of(th, "Timestamp")
             if ts is not None:
                 organ = self.text(th, "OrganId")
-                if organ is None or organ == "null":  # axis hops carry no, or a literal null, OrganId
-                    said = "no OrganId" if organ is None else "OrganId 'null'"
+                if organ == "null" or (organ is None and self.child(th, "OrganId") is not None):
+                    # an axis hop's literal null (or empty) OrganId is dropped: say so. A hop with no
+                    # OrganId element at all is the strict profile's own form (minOccurs 0, and what the
+                    # builder writes for it), so it is read without a warning.
+                    said = "an empty OrganId" if organ is None else "OrganId 'null'"
                     where = self.tree.getpath(th)
                     self.warnings.append(f"TraceHeader at {where} has {said}; read as a hop without one")
                     organ = None

@@ -4,12 +4,13 @@
 chunking) and a file or stream with ``splice``; ``parse_xml`` reuses one lxml parser per thread;
 ``kind_of`` walks children instead of ElementPath. Each test here holds a fast path to its
 general twin, on every fixture and on mutated packages, so a speed-up cannot change a result.
-Also: the reader warns (naming the path) about an empty ResponseFor and an axis hop without a
-usable OrganId, instead of dropping them silently.
+Also: the reader warns (naming the path) about an empty ResponseFor and an axis hop whose OrganId
+is the literal ``null`` or empty, instead of dropping them silently.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
 import threading
@@ -191,13 +192,13 @@ def test_a_full_response_for_gives_no_such_warning() -> None:
 
 
 @pytest.mark.parametrize(
-    ("organ", "said"), [(None, "no OrganId"), (b"null", "OrganId 'null'"), (b"  ", "no OrganId")]
+    ("organ", "said"), [(b"null", "OrganId 'null'"), (b"  ", "an empty OrganId"), (b"", "an empty OrganId")]
 )
-def test_a_trace_header_without_organ_id_is_kept_with_a_warning(organ: bytes | None, said: str) -> None:
+def test_a_trace_header_with_a_dropped_organ_id_is_kept_with_a_warning(organ: bytes, said: str) -> None:
     data = build_package(sample_edoc())
     start = data.index(b"<edXML:TraceHeader>")
     end = data.index(b"</edXML:OrganId>", start) + len(b"</edXML:OrganId>\n")
-    inner = b"" if organ is None else b"<edXML:OrganId>" + organ + b"</edXML:OrganId>\n"
+    inner = b"<edXML:OrganId>" + organ + b"</edXML:OrganId>\n"
     data = data[:start] + b"<edXML:TraceHeader>\n" + inner + data[end:]
     result = parse_package(data)
     assert isinstance(result.package, EdocPackage)
@@ -206,6 +207,16 @@ def test_a_trace_header_without_organ_id_is_kept_with_a_warning(organ: bytes | N
     assert len(hops) == 1 and hops[0].organ_id is None and hops[0].timestamp == sample_edoc().trace.trace_headers[0].timestamp
     where = f"{HEADER}/edXML:TraceHeaderList/edXML:TraceHeader"
     assert f"TraceHeader at {where} has {said}; read as a hop without one" in result.warnings
+
+
+def test_a_trace_header_with_no_organ_id_element_is_the_strict_form_and_reads_quietly() -> None:
+    """The strict profile allows it (minOccurs 0) and the builder writes a None OrganId that way."""
+    pkg = sample_edoc()
+    hop = dataclasses.replace(pkg.trace.trace_headers[0], organ_id=None)
+    pkg = dataclasses.replace(pkg, trace=dataclasses.replace(pkg.trace, trace_headers=(hop,)))
+    result = parse_package(build_package(pkg))
+    assert result.strictly_valid, (result.warnings, result.schema_issues)
+    assert result.package == pkg
 
 
 def test_status_trace_with_null_organ_id_is_warned_about_too() -> None:
