@@ -2,7 +2,8 @@
 
 Prints documents per second and the ratio to a floor measured in the same run: the hardened lxml
 parse plus lxml XMLSchema validation of the same legacy documents and of the produced edXML
-packages (the work no translation can avoid).  Goal: >= 1,000 documents/s and within 3x of the floor.
+packages (the work no translation can avoid).  Goal: >= 1,000 documents/s and within 3x of the floor
+(the exit status); issue #13 asks for within 2x.
 
     .venv/bin/python bench/bench_translate.py [--docs 10000]
 """
@@ -110,7 +111,7 @@ def main() -> int:
     print(f"floor (parse+XSD x2): {t_floor:.2f} s  ->  {args.docs / t_floor:,.0f} documents/s")
     print(f"  of which build_package (edXML serialiser): {t_build:.2f} s ({t_build / t_ours:.0%})")
     ratio = statistics.median(ratios)
-    print(f"ratio to floor:       {ratio:.2f}x  (per round: {', '.join(f'{r:.2f}' for r in ratios)}; goal <= 3x)")
+    print(f"ratio to floor:       {ratio:.2f}x  (per round: {', '.join(f'{r:.2f}' for r in ratios)}; goal <= 3x, issue #13: <= 2x)")
     ok = rate >= 1000 and ratio <= 3
     print("result:               " + ("GOAL MET" if ok else "GOAL NOT MET"))
     return 0 if ok else 1

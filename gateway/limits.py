@@ -19,6 +19,7 @@ import stat
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 from typing import Any
 
 from gateway.errors import ConfigurationError, InputLimitError, Location
@@ -64,16 +65,7 @@ class InputLimits:
 
     def xml(self, **changes: int) -> Any:
         """The :class:`gateway.xml.XmlLimits` these budgets imply for one XML document."""
-        from gateway.xml import XmlLimits
-
-        base = XmlLimits(
-            max_bytes=self.max_xml_bytes,
-            max_depth=self.max_depth,
-            max_text_length=self.max_text_length,
-            max_elements=self.max_elements,
-            max_attributes=self.max_attributes,
-        )
-        return base.with_(**changes) if changes else base
+        return _xml_limits(self, tuple(sorted(changes.items())))
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any], where: str = "[limits]") -> InputLimits:
@@ -146,3 +138,22 @@ def read_bounded(path: str | os.PathLike[str], maximum: int, limit: str) -> byte
 
 
 __all__ = ["DEFAULT_INPUT_LIMITS", "Deadline", "GiB", "InputLimits", "MiB", "check", "read_bounded"]
+
+
+@lru_cache(maxsize=256)
+def _xml_limits(limits: InputLimits, changes: tuple[tuple[str, int], ...]) -> Any:
+    """:meth:`InputLimits.xml`, made once per (budgets, changes): both are frozen values.
+
+    The adapters ask for it once per document; building two dataclasses each time showed up
+    in the translate profile.
+    """
+    from gateway.xml import XmlLimits
+
+    base = XmlLimits(
+        max_bytes=limits.max_xml_bytes,
+        max_depth=limits.max_depth,
+        max_text_length=limits.max_text_length,
+        max_elements=limits.max_elements,
+        max_attributes=limits.max_attributes,
+    )
+    return base.with_(**dict(changes)) if changes else base

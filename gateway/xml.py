@@ -15,6 +15,7 @@ limit lives in :class:`XmlLimits` and each violation raises a typed error from
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -160,6 +161,25 @@ def make_parser(limits: XmlLimits = DEFAULT_LIMITS, *, target: object | None = N
     return parser
 
 
+_PARSERS = threading.local()
+
+
+def _shared_parser(limits: XmlLimits) -> etree.XMLParser:
+    """The :func:`make_parser` parser for ``limits``' huge mode, made once per thread.
+
+    Building an lxml parser (and registering its resolver) costs more than parsing a small
+    package; a parser may be reused for any number of documents but not by two threads at once.
+    """
+    huge = limits.max_depth > _LIBXML_MAX_DEPTH or limits.max_text_length > _LIBXML_MAX_TEXT
+    cache: dict[bool, etree.XMLParser] | None = getattr(_PARSERS, "by_huge", None)
+    if cache is None:
+        cache = _PARSERS.by_huge = {}
+    parser = cache.get(huge)
+    if parser is None:
+        parser = cache[huge] = make_parser(limits)
+    return parser
+
+
 def translate_syntax_error(exc: etree.XMLSyntaxError, name: str) -> XmlError:
     """Map an lxml syntax error to the gateway's tree, keeping file and line."""
     msg = str(exc.msg if getattr(exc, "msg", None) else exc)
@@ -262,7 +282,7 @@ def parse_xml(
         raise XmlSyntaxError("not an XML document (input is empty)", location=Location(name))
     _check_counts(raw, name, lim)
     try:
-        root = etree.fromstring(raw, make_parser(lim), base_url=base_url or "")
+        root = etree.fromstring(raw, _shared_parser(lim), base_url=base_url or "")
     except etree.XMLSyntaxError as exc:
         raise _truncation_or(translate_syntax_error(exc, name), raw) from exc
     if root is None:  # pragma: no cover - lxml raises instead, kept for type narrowing
@@ -335,7 +355,10 @@ def _check_counts(raw: bytes, name: str, limits: XmlLimits) -> None:
     Only when the bound is over the limit does an exact, tree-less pass run, stopping at the
     first breach: memory stays bounded whatever the input holds.
     """
-    bound = raw.count(b"<") - raw.count(b"</") - raw.count(b"<?") - raw.count(b"<!")
+    opening = raw.count(b"<")
+    if opening <= limits.max_elements:  # already under the limit before subtracting: one scan
+        return
+    bound = opening - raw.count(b"</") - raw.count(b"<?") - raw.count(b"<!")
     if bound <= limits.max_elements:
         return
     parser = etree.XMLParser(

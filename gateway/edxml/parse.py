@@ -25,7 +25,7 @@ from gateway.edxml import reader_fields as f
 from gateway.edxml.inflate import open_single_entry
 from gateway.edxml.model import LEGACY_NS, NS, Attachment, Base64Payload, BytesPayload, Package, Payload
 from gateway.edxml.schema import schema_issues
-from gateway.edxml.splice import PAYLOAD_ATTR, splice
+from gateway.edxml.splice import PAYLOAD_ATTR, SMALL_PACKAGE, splice, splice_bytes
 from gateway.errors import EdxmlFormatError, Location, SchemaValidationError, ValidationIssue
 from gateway.limits import DEFAULT_INPUT_LIMITS, InputLimits
 from gateway.xml import XmlLimits, parse_xml, source_line
@@ -131,15 +131,22 @@ def parse_package(
     lim = limits or budget.xml()
     if max_package_bytes == DEFAULT_MAX_PACKAGE_BYTES:
         max_package_bytes = budget.max_package_bytes
-    stream, name = _open_source(source, source_name)
-    owns = stream is not source
-    try:
-        spliced = splice(
-            stream, source=name, max_skeleton=lim.max_bytes, max_total=max_package_bytes, keep_encoded=store is None
-        )
-    finally:
-        if owns:
-            stream.close()
+    if isinstance(source, (bytes, bytearray, memoryview)) and len(source) <= SMALL_PACKAGE:
+        name = source_name or "<bytes>"
+        spliced = splice_bytes(
+            bytes(source), source=name, max_skeleton=lim.max_bytes, max_total=max_package_bytes,
+            keep_encoded=store is None,
+        )  # fmt: skip
+    else:
+        stream, name = _open_source(source, source_name)
+        owns = stream is not source
+        try:
+            spliced = splice(
+                stream, source=name, max_skeleton=lim.max_bytes, max_total=max_package_bytes, keep_encoded=store is None
+            )
+        finally:
+            if owns:
+                stream.close()
     try:
         root = parse_xml(spliced.skeleton, source=name, limits=lim)
         warnings: list[str] = []

@@ -10,9 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import re
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import IO
 
 from lxml import etree
@@ -40,84 +39,36 @@ from gateway.edxml.model import (
     TraceHeader,
     TraceHeaderList,
 )
+from gateway.edxml.reader_dates import parse_date, parse_datetime
 from gateway.errors import ValidationIssue
 from gateway.xml import source_line
 
-_DATE_FORMS = (
-    ("%Y/%m/%d", True),
-    ("%d/%m/%Y", False),
-    ("%Y-%m-%d", False),
-    ("%d-%m-%Y", False),
-)
-_DATETIME_FORMS = (
-    ("%Y/%m/%d %H:%M:%S", True),
-    ("%d/%m/%Y %H:%M:%S", False),
-    ("%Y-%m-%dT%H:%M:%S", False),
-    ("%Y-%m-%d %H:%M:%S", False),
-    ("%Y/%m/%d %H:%M", False),
-    ("%d/%m/%Y %H:%M", False),
-    ("%Y/%m/%d", False),
-    ("%d/%m/%Y", False),
-    ("%Y-%m-%d", False),
-)
-_VIETNAM = timezone(timedelta(hours=7))
-_LOOKS_LIKE_DATETIME = re.compile(r"^\d{1,4}[/-]\d{1,2}[/-]\d{1,4}[T ]\d")
-_FRACTION_OR_ZONE = re.compile(r"(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
+__all__ = ["Reader", "parse_date", "parse_datetime"]
+
+_LOCAL_NAMES: dict[str, str] = {}
+_LOCAL_NAMES_MAX = 4096  # a cache of tag -> local name, bounded: tags come from untrusted input
 
 
-_CANONICAL_DATE = re.compile(r"(\d{4})/(\d{2})/(\d{2})")
-_CANONICAL_DATETIME = re.compile(r"(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2})")
-
-
-def parse_date(text: str) -> tuple[date, bool]:
-    """Parse a date in an accepted form; the flag says whether the form was the canonical one."""
-    value = text.strip()
-    m = _CANONICAL_DATE.fullmatch(value)
-    if m:
-        try:
-            return date(int(m[1]), int(m[2]), int(m[3])), True
-        except ValueError as exc:
-            raise ValueError(f"{text!r} is not a valid date ({exc})") from exc
-    if _LOOKS_LIKE_DATETIME.match(value):
-        try:
-            dt, _ = parse_datetime(value)
-        except ValueError:
-            pass
-        else:
-            return dt.date(), False
-    for fmt, canonical in _DATE_FORMS:
-        try:
-            return datetime.strptime(value, fmt).date(), canonical
-        except ValueError:
-            continue
-    raise ValueError(f"{text!r} is not a date (expected yyyy/MM/dd; dd/MM/yyyy and ISO are accepted)")
-
-
-def parse_datetime(text: str) -> tuple[datetime, bool]:
-    """Parse a date-time in an accepted form (ISO zones are dropped after conversion to UTC+7)."""
-    value = text.strip()
-    m = _CANONICAL_DATETIME.fullmatch(value)
-    if m:
-        try:
-            return datetime(int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]), int(m[6])), True
-        except ValueError as exc:
-            raise ValueError(f"{text!r} is not a valid date-time ({exc})") from exc
-    iso = _FRACTION_OR_ZONE.search(value)
-    if "T" in value and iso and (iso.group(1) or iso.group(2)):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is not None:
-            if parsed.tzinfo is not None:
-                parsed = parsed.astimezone(_VIETNAM).replace(tzinfo=None)
-            return parsed.replace(microsecond=0), False
-    for fmt, canonical in _DATETIME_FORMS:
-        try:
-            return datetime.strptime(value, fmt), canonical
-        except ValueError:
-            continue
-    raise ValueError(f"{text!r} is not a date-time (expected yyyy/MM/dd HH:mm:ss)")
+def _build_index(el: etree._Element) -> tuple[dict[str, list[etree._Element]], dict[str, str | None]]:
+    children: dict[str, list[etree._Element]] = {}
+    texts: dict[str, str | None] = {}
+    names = _LOCAL_NAMES
+    for c in el:
+        tag = c.tag
+        if tag.__class__ is str:  # not a comment or processing instruction
+            local = names.get(tag)
+            if local is None:
+                local = tag.rpartition("}")[2]
+                if len(names) < _LOCAL_NAMES_MAX:
+                    names[tag] = local
+            found = children.get(local)
+            if found is None:
+                children[local] = [c]
+                text = c.text
+                texts[local] = (text.strip() or None) if text else None
+            else:
+                found.append(c)
+    return children, texts
 
 
 def _local(el: etree._Element) -> str:
@@ -145,31 +96,19 @@ class Reader:
         """Children of ``el`` by local name, and the stripped text of the first of each name.
 
         Built in one pass per element and cached: the reader looks up ~100 fields per package,
-        and this is what keeps that cheap.
+        and this is what keeps that cheap (each lxml proxy, tag and text is made once).
         """
         cached = self._indexes.get(el)
         if cached is None:
-            children: dict[str, list[etree._Element]] = {}
-            texts: dict[str, str | None] = {}
-            for c in el:
-                tag = c.tag
-                if isinstance(tag, str):
-                    local = tag.rpartition("}")[2]
-                    found = children.get(local)
-                    if found is None:
-                        children[local] = [c]
-                        text = c.text
-                        texts[local] = (text.strip() or None) if text is not None else None
-                    else:
-                        found.append(c)
-            cached = self._indexes[el] = (children, texts)  # the key also keeps the lxml proxy alive
+            cached = self._indexes[el] = _build_index(el)  # the key also keeps the lxml proxy alive
         return cached
 
     def children(self, el: etree._Element, name: str) -> list[etree._Element]:
-        return self._index(el)[0].get(name, [])
+        cached = self._indexes.get(el) or self._index(el)
+        return cached[0].get(name, [])
 
     def child(self, el: etree._Element, *names: str) -> etree._Element | None:
-        index = self._index(el)[0]
+        index = (self._indexes.get(el) or self._index(el))[0]
         for name in names:
             found = index.get(name)
             if found:
@@ -191,7 +130,7 @@ class Reader:
         """Stripped text of the first child called ``name``; None when absent or empty."""
         if el is None:
             return None
-        return self._index(el)[1].get(name)
+        return (self._indexes.get(el) or self._index(el))[1].get(name)
 
     def required(self, el: etree._Element, name: str) -> str:
         value = self.text(el, name)
@@ -272,8 +211,9 @@ class Reader:
         )
 
     def response_for(self, el: etree._Element) -> ResponseFor | None:
-        if len(el) == 0:
-            return None  # the SDK's empty <ResponseFor/>
+        if len(el) == 0:  # the SDK's empty <ResponseFor/>: nothing to answer, so nothing to keep
+            self.warnings.append(f"empty ResponseFor at {self.tree.getpath(el)} ignored")
+            return None
         return ResponseFor(
             organ_id=self.text(el, "OrganId") or "",
             code=self.text(el, "Code") or "",
@@ -301,7 +241,15 @@ class Reader:
             ts = self.datetime_of(th, "Timestamp")
             if ts is not None:
                 organ = self.text(th, "OrganId")
-                hops.append(TraceHeader(None if organ in (None, "null") else organ, ts))
+                if organ == "null" or (organ is None and self.child(th, "OrganId") is not None):
+                    # an axis hop's literal null (or empty) OrganId is dropped: say so. A hop with no
+                    # OrganId element at all is the strict profile's own form (minOccurs 0, and what the
+                    # builder writes for it), so it is read without a warning.
+                    said = "an empty OrganId" if organ is None else "OrganId 'null'"
+                    where = self.tree.getpath(th)
+                    self.warnings.append(f"TraceHeader at {where} has {said}; read as a hop without one")
+                    organ = None
+                hops.append(TraceHeader(organ, ts))
         return TraceHeaderList(tuple(hops), self.business(el))
 
     def business(self, trace: etree._Element) -> Business | None:

@@ -44,15 +44,24 @@ def kind_of(root: etree._Element) -> str:
 
     Looks only at edXMLEnvelope/edXMLHeader's children, not the whole tree.
     """
-    header = root.find(f"{{{NS}}}edXMLEnvelope/{{{NS}}}edXMLHeader")
+    header = None
+    for env in root.iterchildren(_ENVELOPE):  # what root.find("edXMLEnvelope/edXMLHeader") finds
+        header = next(env.iterchildren(_HEADER), None)
+        if header is not None:
+            break
     if header is None:
         return "edoc"
     for child in header:
-        if child.tag == f"{{{NS}}}Status":
+        if child.tag == _STATUS:
             return "status"
-        if child.tag == f"{{{NS}}}MessageHeader" and child.find(f"{{{NS}}}StatusCode") is not None:
+        if child.tag == _MESSAGE_HEADER and next(child.iterchildren(_STATUS_CODE), None) is not None:
             return "status"
     return "edoc"
+
+
+_ENVELOPE, _HEADER, _STATUS, _MESSAGE_HEADER, _STATUS_CODE = (
+    f"{{{NS}}}{local}" for local in ("edXMLEnvelope", "edXMLHeader", "Status", "MessageHeader", "StatusCode")
+)
 
 
 def schema_issues(root: etree._Element) -> list[ValidationIssue]:
