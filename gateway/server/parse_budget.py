@@ -13,8 +13,9 @@ every other request waited. A thread cannot be stopped, so a deadline there boun
   markup bytes (``<``, ``=`` and ``&``, counted with ``bytes.count``, a few ms for 8 MB). Its cost is
   bounded by those two numbers (a clean package is a few hundred elements and one big base64 text
   node), so it is parsed in the calling (prepare) thread, as before: no inter-process copy on the
-  hot path. Its ZIP attachments may inflate only ``INLINE_INFLATED_BYTES`` there; a package that
-  needs more is parsed again in the sandbox under the real limits.
+  hot path. Its ZIP attachments may inflate only ``INLINE_INFLATED_BYTES`` past the ratio floor
+  there (so a zip bomb is still refused inline, by ``max_inflation_ratio``); a package that needs
+  more is parsed again in the sandbox under the real limits.
 * **heavy** — everything else is parsed in a warm worker *process* of a
   :class:`~gateway.server.sandbox.Sandbox`, with attachments only measured (nothing inflated into
   memory). The request thread waits on a pipe, holding neither the GIL nor a ledger lock. When
@@ -46,7 +47,8 @@ IN_MEMORY_PARSE_LIMIT = 8 * MiB
 INLINE_MARKUP = 4096
 """At most this many ``<``, ``=`` and ``&`` bytes in a body parsed in the request thread."""
 INLINE_INFLATED_BYTES = 16 * MiB
-"""How far one ZIP attachment may inflate in the request thread before the sandbox takes over."""
+"""How far past ``ratio_floor_bytes`` one ZIP attachment may inflate in the request thread before the
+sandbox takes over (the ratio is judged first: a bomb is refused inline)."""
 SANDBOX_WORKERS = 2
 
 
@@ -96,7 +98,8 @@ class BudgetedParser:
     def parse(self, data: bytes, source: str) -> ParseResult:
         """The package's :class:`ParseResult`, or the typed error that refuses it."""
         if is_light(data):
-            inline = self.limits.with_(max_inflated_bytes=min(INLINE_INFLATED_BYTES, self.limits.max_inflated_bytes))
+            cap = min(self.limits.ratio_floor_bytes + INLINE_INFLATED_BYTES, self.limits.max_inflated_bytes)
+            inline = self.limits.with_(max_inflated_bytes=cap)
             try:
                 return parse_package(data, source_name=source, store=None, input_limits=inline)
             except InputLimitError as exc:
