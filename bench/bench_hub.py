@@ -196,7 +196,7 @@ def free_port() -> int:
 
 
 def start_server(data_dir: Path, db_url: str, port: int, workers: int,
-                 timeout: float = 90.0) -> subprocess.Popen[bytes]:
+                 timeout: float = 300.0) -> subprocess.Popen[bytes]:
     from gateway.config import HubSettings
     from gateway.ledger import Ledger
 
