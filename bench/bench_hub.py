@@ -215,7 +215,11 @@ def start_server(data_dir: Path, db_url: str, port: int, workers: int,
                 return proc
         except httpx.HTTPError:
             time.sleep(0.2)
-    proc.kill()
+    proc.terminate()  # SIGTERM: uvicorn stops its workers too (SIGKILL left them orphaned)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
     raise SystemExit("server did not start; see serve.log")
 
 
