@@ -10,7 +10,7 @@ errors (non-200, a FAIL answer, socket errors, timeouts), the ratio to the floor
 CPU went (% of one core: the generator, the server's processes, and the whole machine over its
 cores, so load from other jobs on a shared box is visible). Usage::
 
-    .venv/bin/python bench/bench_hub.py [--seconds 5] [--clients 1,16,64] [--backends sqlite,postgresql] [--hostile]
+    .venv/bin/python bench/bench_hub.py [--seconds 5] [--clients 1,16,64] [--backends sqlite,postgresql] [--hostile] [--ports 18610-18619]
 
 ``--hostile`` adds, per backend, 63 clean clients alone and then beside one hostile client (over-long
 DocumentId/Code, a lying hash-file, 20,000 junk attributes): the clean clients' accepted/s and p99
@@ -183,14 +183,20 @@ def run_wrk(url: str, clients: int, seconds: float, requests: Path | None, parts
 
 # -- orchestration -----------------------------------------------------------------------------------
 
+PORTS: list[int] = []
+"""Ports to use, in turn, before asking the kernel for a free one (``--ports 18610-18619``)."""
+
+
 def free_port() -> int:
+    if PORTS:
+        return PORTS.pop(0)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
 def start_server(data_dir: Path, db_url: str, port: int, workers: int,
-                 timeout: float = 90.0) -> subprocess.Popen[bytes]:
+                 timeout: float = 300.0) -> subprocess.Popen[bytes]:
     from gateway.config import HubSettings
     from gateway.ledger import Ledger
 
@@ -209,7 +215,11 @@ def start_server(data_dir: Path, db_url: str, port: int, workers: int,
                 return proc
         except httpx.HTTPError:
             time.sleep(0.2)
-    proc.kill()
+    proc.terminate()  # SIGTERM: uvicorn stops its workers too (SIGKILL left them orphaned)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
     raise SystemExit("server did not start; see serve.log")
 
 
@@ -321,7 +331,11 @@ def main() -> None:
                     help="distinct packages prepared per second of run (a run that needs more is flagged)")
     ap.add_argument("--hostile", action="store_true",
                     help="also run 63 clean clients with and without 1 hostile client (issue #14)")
+    ap.add_argument("--ports", default="", help="a range such as 18610-18619 for the servers started (default: any free)")
     args = ap.parse_args()
+    if args.ports:
+        low, high = (int(x) for x in args.ports.split("-"))
+        PORTS.extend(range(low, high + 1))
     args.clients = [int(c) for c in args.clients.split(",")]
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")

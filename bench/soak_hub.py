@@ -10,7 +10,7 @@ each server process and the messages in the ledger. At the end: whether RSS leve
 last third of the run grows less than 3 % above the maximum of the middle third) and whether the
 last minute's p99 is within 1.5x of the first minute's. Usage::
 
-    .venv/bin/python bench/soak_hub.py [--minutes 30] [--rate N] [--backend sqlite|postgresql]
+    .venv/bin/python bench/soak_hub.py [--minutes 30] [--rate N] [--backend sqlite|postgresql] [--port P]
 """
 
 from __future__ import annotations
@@ -149,6 +149,7 @@ def main() -> None:
     ap.add_argument("--fraction", type=float, default=0.5)
     ap.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--port", type=int, default=0, help="the hub's port (default: any free one)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="soak-hub-") as tmp:
         work = Path(tmp)
@@ -165,7 +166,7 @@ def main() -> None:
                 conn.execute(text(f'CREATE SCHEMA "{schema}"'))
             db_url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
                 hide_password=False)
-        port = bh.free_port()
+        port = args.port or bh.free_port()
         data = work / "data"
         data.mkdir()
         proc = bh.start_server(data, db_url, port, args.workers)
@@ -177,7 +178,7 @@ def main() -> None:
                 top = measure_max(url, work, port, proc.pid)
                 rate = max(10.0, top * args.fraction)
                 print(f"measured maximum {top:.0f}/s (wrk, 64 clients, 5 s); pacing at {rate:.0f}/s", flush=True)
-            print(f"{'min':>4} {'accepted':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'messages':>9}  RSS MB per process",
+            print(f"{'min':>4} {'accepted':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'messages':>9} {'load':>5}  RSS MB per process",
                   flush=True)
 
             def on_minute(minute: int, lat: list[float], errors: int) -> None:
@@ -187,7 +188,7 @@ def main() -> None:
                 msgs = ledger_size(db_url)
                 rows.append({"p99": p99, "rss": max(rss[1:] or rss), "n": len(lat)})
                 print(f"{minute:>4} {len(lat) - errors:>9} {errors:>7} {statistics.median(lat_ms):>8.1f} {p99:>8.1f} "
-                      f"{msgs:>9}  " + " ".join(f"{r:.0f}" for r in rss), flush=True)
+                      f"{msgs:>9} {os.getloadavg()[0]:>5.1f}  " + " ".join(f"{r:.0f}" for r in rss), flush=True)
 
             asyncio.run(paced_load(url, rate, args.minutes * 60, 1_000_000, on_minute))
         finally:

@@ -52,6 +52,8 @@ class InputLimits:
     max_mime_parts: int = 1_000
     max_document_seconds: float = 30.0
     max_issues: int = 20
+    max_parse_seconds: float = 10.0
+    max_inflated_in_memory_bytes: int = 64 * MiB
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -78,10 +80,11 @@ class InputLimits:
         for key, value in data.items():
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise ConfigurationError(f"{where}: {key} must be a number, not {value!r}")
-            values[key] = float(value) if key == "max_document_seconds" else int(value)
+            values[key] = float(value) if key in _SECONDS else int(value)
         return cls(**values)
 
 
+_SECONDS = frozenset({"max_document_seconds", "max_parse_seconds"})
 DEFAULT_INPUT_LIMITS = InputLimits()
 
 

@@ -20,6 +20,7 @@ from gateway.adapters.adapter import Adapter
 from gateway.adapters.converters import OrganLookup
 from gateway.adapters.manifest import MANIFEST_NAME, AdapterManifest, load_manifest
 from gateway.errors import ConfigurationError, GatewayError
+from gateway.limits import DEFAULT_INPUT_LIMITS, InputLimits
 
 ENTRY_POINT_GROUP: Final = "lienthong.adapters"
 
@@ -97,7 +98,9 @@ class AdapterRegistry:
         *,
         use_entry_points: bool = True,
         organs: OrganLookup | None = None,
+        limits: InputLimits = DEFAULT_INPUT_LIMITS,
     ):
+        self.limits = limits  # every adapter it loads judges its input against these (hub.toml [limits])
         self._found = {f.code: f for f in discover(folders, use_entry_points=use_entry_points) if f.problem is None}
         self._organs = organs
         self._loaded: dict[str, Adapter] = {}
@@ -115,7 +118,7 @@ class AdapterRegistry:
             if found is None or found.manifest is None:
                 known = ", ".join(self.codes()) or "none"
                 raise ConfigurationError(f"unknown adapter {code!r}; discovered: {known}")
-            adapter = Adapter(found.manifest, organs=self._organs)
+            adapter = Adapter(found.manifest, organs=self._organs, limits=self.limits)
             self._loaded[code] = adapter
             return adapter
 

@@ -20,6 +20,12 @@ from gateway.config import HubSettings, load_settings
 from gateway.errors import ConfigurationError
 from gateway.files import write_atomic
 
+WORKER_STARTUP_SECONDS = 120
+"""How long uvicorn waits for a worker process to answer its health check (its default is 5 s).
+A worker importing the app on a saturated machine (load 13 on 2 cores) needed more than 30 s:
+each new worker was killed before it could serve and replaced, forever, so a 2-worker hub ran
+on one (bench/soak_hub.py, #14)."""
+
 if TYPE_CHECKING:
     from gateway.ledger import Ledger
     from gateway.transport.axis import AxisClient
@@ -60,9 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         engine.dispose()
     uvicorn.run("gateway.server.app:app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_config=UVICORN_LOG_CONFIG, access_log=False, timeout_graceful_shutdown=5,
-                # a worker importing the app on a saturated box can need more than uvicorn's 5 s: it was
-                # killed and restarted forever (bench/soak_hub.py under load, #14)
-                timeout_worker_healthcheck=30)
+                timeout_worker_healthcheck=WORKER_STARTUP_SECONDS)
     return 0
 
 

@@ -25,6 +25,7 @@ from gateway.edxml import reader_fields as f
 from gateway.edxml.inflate import open_single_entry
 from gateway.edxml.model import LEGACY_NS, NS, Attachment, Base64Payload, BytesPayload, Package, Payload
 from gateway.edxml.schema import schema_issues
+from gateway.edxml.spill import read_capped
 from gateway.edxml.splice import PAYLOAD_ATTR, SMALL_PACKAGE, splice, splice_bytes
 from gateway.errors import EdxmlFormatError, Location, SchemaValidationError, ValidationIssue
 from gateway.limits import DEFAULT_INPUT_LIMITS, InputLimits
@@ -100,6 +101,8 @@ def _materialise(
             raw.seek(0)
     if store is not None:
         return store.put_stream(stream), zipped
+    if zipped:  # inflated: at most max_inflated_in_memory_bytes stay in memory, the rest is spilled
+        return read_capped(stream, limits.max_inflated_in_memory_bytes), zipped
     return BytesPayload(stream.read()), zipped
 
 

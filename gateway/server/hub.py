@@ -26,9 +26,8 @@ from sqlalchemy import func, select
 
 from gateway.blobstore import BlobRef, BlobStore
 from gateway.config import HubSettings
-from gateway.edxml import EdocPackage, StatusPackage, parse_package
+from gateway.edxml import EdocPackage, StatusPackage
 from gateway.edxml.directory import Directory
-from gateway.edxml.measure import DigestOnlyStore
 from gateway.errors import AuthorizationError, GatewayError, NotFoundError, SchemaValidationError
 from gateway.ledger import Ledger, State, SystemInfo, business
 from gateway.ledger import replay_cache as signed_requests
@@ -38,6 +37,7 @@ from gateway.ledger.models import Message
 from gateway.server import recipients as to_header
 from gateway.server import sent_list as sent_rows
 from gateway.server.diskguard import disk_guard_for
+from gateway.server.parse_budget import BudgetedParser
 from gateway.server.replay import replayed_elsewhere
 from gateway.server.routing import Route, Router
 from gateway.server.trace import apply_recipe, hop_recipe, outbound_bytes
@@ -45,7 +45,6 @@ from gateway.transport.hmac_auth import VerifiedRequest, sdk_hex
 
 log = logging.getLogger("lienthong.hub")
 
-IN_MEMORY_PARSE_LIMIT = 8 * 1024 * 1024
 PREPARE_THREADS = 8
 """Worker threads per process that parse and store incoming packages (more only fight for the GIL)."""
 TRANSPORT_STATUSES = {"done", "fail", "processing"}
@@ -104,6 +103,7 @@ class HubService:
         # Blobs are written without a per-file fsync; each group commit syncs them all at once first.
         self.intake = IntakeCommitter(ledger, before_commit=blobs.sync)
         self._prepare_executor: ThreadPoolExecutor | None = None
+        self.parser = BudgetedParser(settings.limits)
         self.diskguard = disk_guard_for(settings)
         self.work_available = threading.Event()
         self.clocks = signed_requests.Clocks(ledger)  # per-system SDK timestamp reading
@@ -170,6 +170,7 @@ class HubService:
     def close(self) -> None:
         """Stop the intake writer (after it committed what is queued) and the prepare threads."""
         self.intake.close()
+        self.parser.close()
         if self._prepare_executor is not None:
             self._prepare_executor.shutdown(wait=True)
 
@@ -213,10 +214,7 @@ class HubService:
         if not data.strip():
             raise SchemaValidationError("empty body: sendEdoc expects the .edxml file")
         source = f"sendEdoc from {system.system_id}"
-        result = parse_package(
-            data, source_name=source, store=None if len(data) <= IN_MEMORY_PARSE_LIMIT else DigestOnlyStore(),
-            input_limits=self.settings.limits,
-        )
+        result = self.parser.parse(data, source)  # under max_parse_seconds (gateway/server/parse_budget.py)
         if result.schema_issues and self.settings.validate_packages:
             log.info(
                 "package accepted with schema departures",

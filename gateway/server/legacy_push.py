@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import logging
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from gateway.adapters.discovery import AdapterRegistry
 from gateway.adapters.report import DocumentResult
 from gateway.errors import AuthorizationError, ConfigurationError, GatewayError, RequestBudgetError
 from gateway.ledger import SystemInfo
+from gateway.limits import DEFAULT_INPUT_LIMITS, InputLimits
 from gateway.server.hub import HubService
 from gateway.server.sandbox import Sandbox
 from gateway.transport.hmac_auth import VerifiedRequest
@@ -56,25 +58,29 @@ def basic_credentials(header: str | None) -> tuple[str, str]:
     return system_id, secret
 
 
-_CHILD_REGISTRY: AdapterRegistry | None = None
+_CHILD_REGISTRIES: dict[InputLimits, AdapterRegistry] = {}
 
 
-def warm_registry() -> AdapterRegistry:
-    """Sandbox warm-up: discover the adapters (and load the push-capable ones) once per worker."""
-    global _CHILD_REGISTRY
-    if _CHILD_REGISTRY is None:
-        _CHILD_REGISTRY = AdapterRegistry()
-        for code in _CHILD_REGISTRY.codes():
+def warm_registry(limits: InputLimits = DEFAULT_INPUT_LIMITS) -> AdapterRegistry:
+    """Sandbox warm-up: discover the adapters (and load the push-capable ones) once per worker and
+    budget; the hub's ``[limits]`` reach the adapters through ``limits`` (a frozen, hashable value)."""
+    registry = _CHILD_REGISTRIES.get(limits)
+    if registry is None:
+        registry = _CHILD_REGISTRIES[limits] = AdapterRegistry(limits=limits)
+        for code in registry.codes():
             try:
-                _CHILD_REGISTRY.get(code)
+                registry.get(code)
             except GatewayError:
                 continue
-    return _CHILD_REGISTRY
+    return registry
 
 
-def translate_push(adapter: str, body: bytes, soap_action: str | None) -> SoapResponse | Translated:
-    """Runs in a sandbox process: parse and translate one batch with the default adapter registry."""
-    return SoapPushService(warm_registry(), LegacyPushEndpoint._unbound_sink).translate(adapter, body, soap_action)
+def translate_push(
+    adapter: str, body: bytes, soap_action: str | None, limits: InputLimits = DEFAULT_INPUT_LIMITS
+) -> SoapResponse | Translated:
+    """Runs in a sandbox process: parse and translate one batch with the adapter registry of ``limits``."""
+    registry = warm_registry(limits)
+    return SoapPushService(registry, LegacyPushEndpoint._unbound_sink).translate(adapter, body, soap_action)
 
 
 class LegacyPushEndpoint:
@@ -86,13 +92,19 @@ class LegacyPushEndpoint:
     discoverable from a fresh interpreter).
     """
 
-    translate_fn: Callable[[str, bytes, str | None], SoapResponse | Translated] = staticmethod(translate_push)
+    translate_fn: Callable[[str, bytes, str | None, InputLimits], SoapResponse | Translated] = staticmethod(
+        translate_push
+    )
 
     def __init__(self, hub: HubService, registry: AdapterRegistry | None = None):
         self.hub = hub
         self._registry = registry
         self.sandbox = (
-            Sandbox(size=2, budget_seconds=hub.settings.request_cpu_seconds, warmup=warm_registry)
+            Sandbox(
+                size=2,
+                budget_seconds=hub.settings.request_cpu_seconds,
+                warmup=functools.partial(warm_registry, hub.settings.limits),
+            )
             if registry is None
             else None
         )
@@ -100,7 +112,7 @@ class LegacyPushEndpoint:
     @property
     def registry(self) -> AdapterRegistry:
         if self._registry is None:  # adapter discovery is not free: only once a legacy system calls
-            self._registry = AdapterRegistry()
+            self._registry = AdapterRegistry(limits=self.hub.settings.limits)
         return self._registry
 
     @property
@@ -139,7 +151,9 @@ class LegacyPushEndpoint:
             translated = service.translate(adapter, body, soap_action)
         else:
             try:
-                translated = self.sandbox.run(type(self).translate_fn, adapter, body, soap_action)
+                translated = self.sandbox.run(
+                    type(self).translate_fn, adapter, body, soap_action, self.hub.settings.limits
+                )
             except GatewayError as exc:
                 log.warning(
                     "legacy push refused: %s", exc, extra={"system_id": system.system_id, "adapter": adapter}

@@ -116,7 +116,8 @@ def sdk_send(url: str, system_id: str, secret: str, data: bytes, messagetype: st
                                               "hash-file": sdk_hash_file(data)},
                           "application/octet-stream", timestamp)
     headers.update(tamper or {})
-    return httpx.post(f"{url}/sendEdoc", content=data + b"\r\n", headers=headers, timeout=30)
+    # generous: a heavy package's first parse starts a sandbox worker (tens of seconds at load 20)
+    return httpx.post(f"{url}/sendEdoc", content=data + b"\r\n", headers=headers, timeout=120)
 
 
 def sdk_call(url: str, op: str, system_id: str, secret: str, header_object: dict[str, str],

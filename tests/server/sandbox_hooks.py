@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
 
-def burn_forever(adapter: str, body: bytes, soap_action: str | None) -> object:
+
+def burn_forever(adapter: str, body: bytes, soap_action: str | None, limits: Any = None) -> object:
     """A runaway document: pure CPU, never returns (the sandbox must kill it at its budget)."""
     n = 0
     while True:
