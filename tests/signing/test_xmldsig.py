@@ -13,8 +13,16 @@ from cryptography.hazmat.primitives import serialization
 from lxml import etree
 from signxml.signer import XMLSigner
 
+from gateway.errors import SigningError, XmlError, XmlLimitError
 from gateway.signing import xmldsig
-from gateway.signing.xmldsig import DS_NS, EDXML_NS, sign_edxml, to_xmldsig_form, verify_edxml_signature
+from gateway.signing.xmldsig import (
+    DS_NS,
+    EDXML_NS,
+    XmlSignatureReport,
+    sign_edxml,
+    to_xmldsig_form,
+    verify_edxml_signature,
+)
 from gateway.xml import parse_xml
 
 from .conftest import need
@@ -181,3 +189,111 @@ def test_signature_over_only_the_message_header_is_refused(agency_key, pki, monk
     report = verify_edxml_signature(partial, pki / "root-ca.pem")
     assert report.present and not report.valid
     assert report.reasons == ("the signature does not cover the whole package",)
+
+
+# -- rules found by make mutation (each test names the behaviour it protects) ---------------------
+
+def _header_of(root: etree._Element) -> etree._Element:
+    return root.find(f"{E}edXMLEnvelope/{E}edXMLHeader")
+
+
+def test_signature_is_placed_right_after_the_trace_headers(agency_key, pki):
+    key, cert, chain = agency_key
+    root = build_package()
+    _header_of(root).append(etree.Comment(" sender's note after the trace headers "))
+    signed = sign_edxml(root, key, cert, chain)
+    kinds = [etree.QName(c).localname if isinstance(c.tag, str) else "comment" for c in _header_of(signed)]
+    assert kinds == ["MessageHeader", "TraceHeaderList", "Signature", "comment"]
+    assert verify_edxml_signature(signed, pki / "root-ca.pem").valid
+
+
+def test_without_trace_headers_the_signature_ends_the_header(agency_key, pki):
+    key, cert, chain = agency_key
+    root = build_package()
+    header = _header_of(root)
+    header.remove(header.find(f"{E}TraceHeaderList"))
+    header.append(etree.Comment(" last "))
+    signed = sign_edxml(root, key, cert, chain)
+    kinds = [etree.QName(c).localname if isinstance(c.tag, str) else "comment" for c in _header_of(signed)]
+    assert kinds == ["MessageHeader", "comment", "Signature"]
+    assert verify_edxml_signature(signed, pki / "root-ca.pem").valid
+
+
+def test_signing_leaves_the_callers_tree_untouched(agency_key):
+    key, cert, chain = agency_key
+    root = build_package()
+    before = etree.tostring(root)
+    sign_edxml(root, key, cert, chain)
+    assert etree.tostring(root) == before
+
+
+def test_signature_names_its_algorithms_and_the_signer(signed_bytes, agency_key):
+    _, cert, _ = agency_key
+    sig = _header_of(parse_xml(signed_bytes))[2]
+    assert sig.find(f"{E}SignedInfo/{E}SignatureMethod").get("Algorithm") == (
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")
+    assert sig.find(f"{E}SignedInfo/{E}Reference/{E}DigestMethod").get("Algorithm") == (
+        "http://www.w3.org/2001/04/xmlenc#sha256")
+    assert sig.findtext(f"{E}KeyInfo/{E}X509Data/{E}X509SubjectName") == cert.subject.rfc4514_string()
+
+
+def test_a_package_already_carrying_the_placement_marker_is_refused(agency_key):
+    key, cert, chain = agency_key
+    root = build_package()
+    _header_of(root).append(etree.ProcessingInstruction("lienthong-edxml-signature"))
+    with pytest.raises(SigningError, match=r"^cannot place the edXML Signature \(marker not unique\)$"):
+        sign_edxml(root, key, cert, chain)
+
+
+def test_a_key_that_cannot_make_the_signature_is_a_signing_error(agency_key):
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    _, cert, chain = agency_key
+    with pytest.raises(SigningError, match=r"^cannot sign the edXML package: .+"):
+        sign_edxml(build_package(), ed25519.Ed25519PrivateKey.generate(), cert, chain)
+
+
+def test_the_signed_package_is_reread_under_the_input_limits_naming_it(agency_key):
+    key, cert, chain = agency_key
+    root = build_package()
+    subject = root.find(f"{E}edXMLEnvelope/{E}edXMLHeader/{E}MessageHeader/{E}Subject")
+    for n in range(300):  # over max_attributes: a tree no sender could have sent us
+        subject.set(f"a{n}", "x")
+    with pytest.raises(XmlLimitError, match="signed edXML"):
+        sign_edxml(root, key, cert, chain)
+
+
+def test_an_unreadable_package_is_refused_naming_its_source(pki):
+    with pytest.raises(XmlError, match=r"pkg-17\.edxml"):
+        verify_edxml_signature(b"<edXML", pki / "root-ca.pem", source="pkg-17.edxml")
+
+
+def test_a_package_without_signature_reports_exactly_that(pki):
+    report = verify_edxml_signature(etree.tostring(build_package()), pki / "root-ca.pem")
+    assert report == XmlSignatureReport(present=False, valid=False, reasons=("no package-level Signature",))
+    assert report.present is False and report.valid is False
+    assert report.to_dict() == {"present": False, "valid": False, "reasons": ["no package-level Signature"],
+                                "signer_subject": None, "weak_algorithm": False}
+
+
+def test_report_serialises_every_field(signed_bytes, pki):
+    report = verify_edxml_signature(signed_bytes, pki / "root-ca.pem")
+    assert report.to_dict() == {"present": True, "valid": True, "reasons": [], "signer_subject": report.signer_subject,
+                                "weak_algorithm": False}
+    assert report.signer_subject and "UBND" in report.signer_subject
+
+
+def test_the_signer_is_the_keyinfo_certificate_holding_the_verifying_key(agency_key):
+    _, cert, chain = agency_key
+    der = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+    pem_key = cert.public_key().public_bytes(serialization.Encoding.PEM,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo)
+    ds = f"{{{DS_NS}}}"
+    sig = etree.Element(f"{ds}Signature")
+    etree.SubElement(sig, f"{ds}Object").text = der  # not a KeyInfo certificate: ignored
+    assert xmldsig._signer_subject(sig, pem_key) is None
+    etree.SubElement(sig, f"{ds}X509Certificate").text = "bm90IGEgY2VydGlmaWNhdGU="  # unreadable: skipped
+    other = chain[0].public_bytes(serialization.Encoding.DER)
+    etree.SubElement(sig, f"{ds}X509Certificate").text = base64.b64encode(other).decode()  # another key
+    etree.SubElement(sig, f"{ds}X509Certificate").text = der
+    assert xmldsig._signer_subject(sig, pem_key) == cert.subject.rfc4514_string()
