@@ -23,7 +23,7 @@ from pyhanko.sign.diff_analysis.policy_api import DiffResult, SuspiciousModifica
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from gateway.signing import verify_checks as checks
-from gateway.signing.verify import _pyhanko_diff
+from gateway.signing.verify import VerificationReport, _broken, _pyhanko_diff
 from gateway.signing.verify_checks import Finding
 
 from .conftest import PKI
@@ -207,7 +207,7 @@ def test_a_timestamp_token_that_does_not_verify_is_invalid(intact: bool, valid: 
 def test_a_timestamp_from_an_untrusted_tsa_is_indeterminate() -> None:
     found = checks.timestamp_findings(SimpleNamespace(intact=True, valid=True, trusted=False))
     assert _codes(found) == [("timestamp-untrusted", "indeterminate")]
-    assert found[0].message.startswith("signature timestamp untrusted")
+    assert found[0].message == "signature timestamp untrusted (TSA certificate has no chain to a trust root)"
 
 
 # -- the time printed on the stamp -----------------------------------------------------------------
@@ -264,7 +264,9 @@ def test_a_stamp_time_away_from_the_signature_or_its_token_is_invalid() -> None:
 def test_a_stamp_time_outside_the_certificate_validity_is_invalid() -> None:
     before = (NOT_BEFORE - timedelta(days=2)).astimezone(VN)
     _, found = checks.stamp_time_findings(before.strftime("%Y-%m-%d %H:%M:%S"), SIGNER, None, None)
-    assert _codes(found) == [("stamp-time", "invalid")] and "outside the signer certificate's validity" in found[0].message
+    assert _codes(found) == [("stamp-time", "invalid")]
+    assert found[0].message == (f"the stamp shows {checks.iso(before.replace(microsecond=0))}, outside the signer "
+                                f"certificate's validity ({checks.iso(NOT_BEFORE)} to {checks.iso(NOT_AFTER)})")
     after = (NOT_AFTER + timedelta(days=2)).astimezone(VN)
     _, found = checks.stamp_time_findings(after.strftime("%Y-%m-%d %H:%M:%S"), SIGNER, None, None)
     assert _codes(found) == [("stamp-time", "invalid")]
@@ -322,3 +324,29 @@ def test_changes_the_certification_does_not_permit_are_invalid() -> None:
     assert _pyhanko_diff(_diff_status(REVISION, ok, docmdp_ok=False), None) == []  # not a certified document
     assert _pyhanko_diff(_diff_status(REVISION, ok, docmdp_ok=None), "no-changes") == []
     assert _pyhanko_diff(_diff_status(FILE, docmdp_ok=False), "no-changes") == [found[0]]
+
+
+# -- a signature that cannot be parsed (verify._broken) and the report's JSON form --------------------
+
+def test_a_malformed_signature_is_reported_invalid_with_nothing_vouched_for() -> None:
+    report = _broken("NguoiKy1", "ValueError: bad CMS")
+    assert (report.field_name, report.role, report.verdict, report.valid) == ("NguoiKy1", "unknown", "invalid", False)
+    assert (report.intact, report.signature_value_ok, report.trusted, report.revoked) == (False, False, False, False)
+    assert (report.coverage, report.changes_after_signing) == ("unclear", "unknown")
+    assert report.signer_name is None and report.signer_subject is None
+    assert report.reasons == ("could not be validated: ValueError: bad CMS",)
+    assert _codes(list(report.findings)) == [("malformed", "invalid")]
+
+
+def test_reports_serialise_every_field() -> None:
+    sig = _broken("NguoiKy1", "ValueError: bad CMS")
+    d = sig.to_dict()
+    assert set(d) == set(sig.__dataclass_fields__)
+    assert d["reasons"] == ["could not be validated: ValueError: bad CMS"] and d["chain"] == []
+    assert d["findings"] == [{"code": "malformed", "severity": "invalid",
+                              "message": "could not be validated: ValueError: bad CMS"}]
+    assert d["later_revisions"] == [] and d["visual_differences"] == [] and d["rect"] is None
+    assert d["verdict"] == "invalid" and d["role"] == "unknown" and d["signed_revision"] is None
+    whole = VerificationReport(source="a.pdf", signatures=(sig,), notes=("n",), diff_images=("p.png",)).to_dict()
+    assert whole == {"source": "a.pdf", "valid": False, "verdict": "invalid", "error": None, "notes": ["n"],
+                     "diff_images": ["p.png"], "signatures": [d]}
