@@ -350,3 +350,30 @@ def test_reports_serialise_every_field() -> None:
     whole = VerificationReport(source="a.pdf", signatures=(sig,), notes=("n",), diff_images=("p.png",)).to_dict()
     assert whole == {"source": "a.pdf", "valid": False, "verdict": "invalid", "error": None, "notes": ["n"],
                      "diff_images": ["p.png"], "signatures": [d]}
+
+
+def test_the_cli_text_names_the_proven_time_the_stamp_time_and_the_level() -> None:
+    from dataclasses import replace
+
+    from gateway.signing.verify import format_report
+
+    base = _broken("NguoiKy1", "ValueError: bad CMS")
+    stamped = replace(base, time_source="timestamp", timestamp_time="T1", claimed_signing_time="C1", stamp_time="S1",
+                      subfilter="ETSI.CAdES.detached")
+    lines = format_report(VerificationReport(source="a.pdf", signatures=(stamped,))).split("\n")
+    assert lines[0] == "a.pdf: INVALID"
+    assert "    time (timestamp): T1; stamp shows S1" in lines
+    assert "    level: ETSI.CAdES.detached; coverage: unclear; trusted: False; revocation checked: False" in lines
+    claimed = replace(base, claimed_signing_time="C1", timestamp_time="T1", pades_level="B-T", subfilter="x")
+    lines = format_report(VerificationReport(source="a.pdf", signatures=(claimed,))).split("\n")
+    assert "    time (claimed): C1" in lines
+    assert "    level: B-T; coverage: unclear; trusted: False; revocation checked: False" in lines
+
+
+def test_difference_image_names_are_file_safe() -> None:
+    from gateway.signing.verify import safe_stem
+
+    assert safe_stem("__Quyết định số 12/QĐ.pdf__") == "Quy_t_nh_s_12_Q_.pdf"
+    assert safe_stem("a..b-c_d") == "a..b-c_d"
+    assert safe_stem("x" * 100) == "x" * 80
+    assert safe_stem("ệ") == "document" and safe_stem("") == "document"
