@@ -231,7 +231,7 @@ def verify_edxml_signature(
         return XmlSignatureReport(True, False, (f"untrusted root or unusable certificate: {exc}",), weak_algorithm=weak)
     except InvalidSignature as exc:
         return XmlSignatureReport(True, False, (f"invalid signature: {exc}",), weak_algorithm=weak)
-    except InvalidInput as exc:
+    except (InvalidInput, etree.DocumentInvalid) as exc:  # signxml checks the Signature against the XML-DSig schema
         return XmlSignatureReport(True, False, (f"malformed signature: {exc}",), weak_algorithm=weak)
     results = result if isinstance(result, list) else [result]
     reasons: list[str] = []

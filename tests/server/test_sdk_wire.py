@@ -8,8 +8,6 @@ DocId, data), including across calls of one reused client instance: stale ``to``
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -23,9 +21,7 @@ from sqlalchemy import func, select
 from gateway.config import HubSettings, RemoteHubSettings, hash_operator_key
 from gateway.edxml import Organization, build_package, parse_package
 from gateway.edxml.samples import sample_edoc, sample_status
-from gateway.errors import AuthorizationError
 from gateway.ledger.models import AuditEntry, SignedRequest, StatusEvent, Submission
-from gateway.transport.hmac_auth import sign_headers, verify_headers
 
 pytestmark = pytest.mark.db
 
@@ -322,44 +318,6 @@ def test_reused_instance_with_docId_and_docid_disagreeing_is_refused(hubs) -> No
     clash = inst.get_edoc({"docId": second})  # docId=second, docid=first (left from updateStatus)
     assert clash.status == "FAIL" and "different values" in clash.error_desc and clash.data is None
     assert 'reason="header_case_conflict",system="sys-g22"' in _metrics(hub_b)
-
-
-# -- the signature check itself (mutations of hmac_auth must fail these) --------------------------
-
-def _secret(_: str) -> str:
-    return "s3cret"
-
-
-def _signed(**values: str) -> dict[str, str]:
-    return sign_headers("sys", "s3cret", {"docId": "d1", **values})
-
-
-def test_signature_check_compares_the_whole_hmac() -> None:
-    headers = _signed()
-    real = headers["XroadVnpt-hash-header"]
-    verify_headers(headers, _secret)
-    forged = real[:8] + ("0" if real[8] != "0" else "1") * 56
-    with pytest.raises(AuthorizationError, match="bad signature"):
-        verify_headers({**headers, "XroadVnpt-hash-header": forged}, _secret)
-
-
-def test_sign_header_key_is_required_and_checked() -> None:
-    headers = _signed()
-    missing = {k: v for k, v in headers.items() if k != "XroadVnpt-sign-header-key"}
-    with pytest.raises(AuthorizationError, match="sign-header-key"):
-        verify_headers(missing, _secret)
-    with pytest.raises(AuthorizationError, match="sign-header-key"):
-        verify_headers({**headers, "XroadVnpt-sign-header-key": "timestamp;systemid"}, _secret)
-
-
-@pytest.mark.parametrize("window", [900, 0, None])
-def test_a_request_without_timestamp_is_refused(window) -> None:
-    body = {"XroadVnpt-systemid": "sys", "XroadVnpt-docId": "d1"}
-    sign = json.dumps(body, separators=(",", ":"))
-    headers = {**body, "XroadVnpt-sign-header": sign, "XroadVnpt-sign-header-key": "systemid;docId",
-               "XroadVnpt-hash-header": hmac.new(b"s3cret", sign.encode(), hashlib.sha256).hexdigest()}
-    with pytest.raises(AuthorizationError, match="no timestamp"):
-        verify_headers(headers, _secret, window_seconds=window)
 
 
 def test_download_refusal_has_an_empty_body_and_the_reason_in_headers(hubs) -> None:

@@ -260,6 +260,30 @@ def test_untrusted_timestamp_token(settings, sample_pdf, tmp_path):
     assert [f.code for f in sig.findings] == ["timestamp-untrusted"]
 
 
+def _flip_timestamp_token_signature(data: bytes) -> bytes:
+    """Flip one hex digit of the signature inside the RFC 3161 token (an unsigned attribute of the
+    CMS: outside the document digest and the signer's signature, so only the token breaks)."""
+    reader = PdfFileReader(io.BytesIO(data), strict=False)
+    attrs = reader.embedded_signatures[-1].signer_info["unsigned_attrs"]
+    (token,) = [a["values"][0] for a in attrs if a["type"].native == "signature_time_stamp_token"]
+    hexed = token["content"]["signer_infos"][0]["signature"].native.hex().encode()
+    at = data.lower().index(hexed) + 40
+    flipped = b"0" if data[at:at + 1] != b"0" else b"1"
+    return data[:at] + flipped + data[at + 1:]
+
+
+def test_timestamp_token_that_does_not_verify_is_invalid(settings, sample_pdf, tsa):
+    with DocumentSigner(settings.profile("ubnd-thu-nghiem-bt"), tsa_url=tsa.url) as agency:
+        stamped = agency.sign_attachment(sample_pdf, reference="6/QĐ-UBND")
+    good = _first(stamped, settings.trust, visual=False)
+    assert good.verdict == "valid" and good.time_source == "timestamp" and good.timestamp_trusted is True
+    sig = _first(_flip_timestamp_token_signature(stamped), settings.trust, visual=False)
+    assert sig.intact and sig.signature_value_ok  # the document's own signature still verifies
+    assert sig.verdict == "invalid" and sig.timestamp_trusted is False and sig.time_source == "claimed"
+    assert "signature timestamp token does not verify" in sig.reasons
+    assert [f.code for f in sig.findings if f.code.startswith("timestamp")] == ["timestamp-invalid"]
+
+
 def test_docmdp_no_changes_then_a_later_signature(settings, sample_pdf, monkeypatch):
     certified = pyhanko_sign(sample_pdf, PKI / "signer.key.pem", PKI / "signer.pem", (PKI / "signer.chain.pem",),
                              certify=True, docmdp=MDPPerm.NO_CHANGES)

@@ -47,6 +47,10 @@ def test_incremental_update_changing_page_content(signed, settings):
     assert not sig.valid and sig.coverage == "entire_revision"
     assert any(r.startswith("modified after signing") for r in sig.reasons), sig.reasons
     assert "revision 3: changes content stream, page object" in sig.changes_after_signing
+    # the revision-by-revision analysis itself refuses the change (not only pyHanko's coarse opinion)
+    (own,) = [f for f in sig.findings if f.code == "modified-after-signing"]
+    assert own.severity == "invalid" and own.message.startswith("modified after signing: revision 3 changes ")
+    assert [c.acceptable for c in sig.later_revisions] == [False]
 
 
 def test_revoked_certificate(settings, sample_pdf):
