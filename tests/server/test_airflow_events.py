@@ -61,7 +61,7 @@ class FakeAirflow:
                     return False
                 return True
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self._body()
                 fake.requests.append(("POST", self.path, body))
                 if self.path == "/auth/token":
@@ -77,7 +77,7 @@ class FakeAirflow:
                                               "created_dagruns": [{"dag_run_id": f"asset_triggered__{len(fake.events)}"}]})
                 return None
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 fake.requests.append(("GET", parts.path, parse_qs(parts.query)))
                 if parts.path == "/api/v2/assets" and self._authorized():
