@@ -56,11 +56,28 @@ def inbox_entries(directory: str, pattern: str) -> dict[str, Entry]:
     return found
 
 
+class InboxState:
+    """What one watcher has seen: an item is reported when it is unchanged over two listings, once."""
+
+    def __init__(self) -> None:
+        self.previous: dict[str, Entry] = {}
+        self.reported: dict[str, Entry] = {}
+
+    def observe(self, current: dict[str, Entry]) -> list[str]:
+        """Feed one listing; returns the names newly complete (sorted)."""
+        stable = {n: e for n, e in current.items() if self.previous.get(n) == e}
+        new = sorted(n for n, e in stable.items() if self.reported.get(n) != e)
+        self.reported = {n: e for n, e in self.reported.items() if n in current}  # forget what left
+        self.reported.update({n: stable[n] for n in new})
+        self.previous = current
+        return new
+
+
 class InboxTrigger(BaseEventTrigger):
     """Yield one event per newly complete item of a file-drop inbox (names in the event's payload)."""
 
     def __init__(self, directory: str, pattern: str = "*.xml", poke_interval: float = 2.0) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.directory = str(directory)
         self.pattern = pattern
         self.poke_interval = float(poke_interval)
@@ -70,18 +87,13 @@ class InboxTrigger(BaseEventTrigger):
                 {"directory": self.directory, "pattern": self.pattern, "poke_interval": self.poke_interval})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        previous: dict[str, Entry] = {}
-        reported: dict[str, Entry] = {}
+        state = InboxState()
         while True:
-            current = await asyncio.to_thread(inbox_entries, self.directory, self.pattern)
-            stable = {n: e for n, e in current.items() if previous.get(n) == e}
-            new = sorted(n for n, e in stable.items() if reported.get(n) != e)
-            reported = {n: e for n, e in reported.items() if n in current}  # forget what left the inbox
+            new = state.observe(await asyncio.to_thread(inbox_entries, self.directory, self.pattern))
             if new:
-                reported.update({n: stable[n] for n in new})
                 self.log.info("inbox %s: %d complete item(s): %s", self.directory, len(new), ", ".join(new[:20]))
-                yield TriggerEvent({"inbox": self.directory, "items": new[:100], "count": len(new)})
-            previous = current
+                payload = {"inbox": self.directory, "items": new[:100], "count": len(new)}
+                yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
             await asyncio.sleep(self.poke_interval)
 
 
@@ -90,4 +102,4 @@ def inbox_folder(root: str) -> str:
     return str(Path(root.removeprefix("file://")) / "inbox")
 
 
-__all__ = ["InboxTrigger", "inbox_entries", "inbox_folder"]
+__all__ = ["InboxState", "InboxTrigger", "inbox_entries", "inbox_folder"]

@@ -41,7 +41,7 @@ from test_hub_legacy_push import SNV, STC, _push
 from gateway.config import AirflowEventSettings
 from gateway.transport.axis import AxisClient
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 ROOT = Path(__file__).resolve().parents[2]
 PG = os.environ.get("LIENTHONG_CELERY_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS = "redis://127.0.0.1:6379/5"
@@ -169,7 +169,7 @@ def _deployment(hub, legacy_sim, metadata_db: str, lease_database: str, tmp_path
         assert "succeeded within tolerance (1)" in note.splitlines()[0], note
 
         # 2. a legacy push to the hub starts the adapter's outbound DAG at once (no schedule at all)
-        assert [r.ChapNhan for r in _push(hub, "qlvb-nghean", "secret-nghean")] == [True, False, True]
+        assert [r.ChapNhan for r in _push(hub, "qlvb-nghean", "secret-nghean", timeout=180)] == [True, False, True]
         _wait(lambda: _runs(api, headers, DAG_ID, "asset_triggered"), 180, "the push's asset-triggered run", logs)
         assert hub.app.state.hub.asset_events.counters.sent == 1
 
