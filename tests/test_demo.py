@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # the demo starts two hubs and an in-process Airflow; slow on a loaded machine
 def test_demo_exchange_runs_end_to_end(tmp_path: Path) -> None:
     env = {**os.environ, "LIENTHONG_DEMO_DIR": str(tmp_path)}
     done = subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh")], cwd=ROOT, env=env,

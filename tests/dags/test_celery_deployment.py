@@ -160,7 +160,7 @@ def _deployment(hub, legacy_sim, metadata_db: str, lease_database: str, tmp_path
             state["state"] = got["state"]
             return got["state"] in ("success", "failed")
 
-        _wait(finished, 240, "the run to finish", logs)
+        _wait(finished, 540, "the run to finish", logs)
         assert state["state"] == "success", _tail(logs)
         note = httpx.get(f"{api}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}", headers=headers).json()["note"] or ""
         failed_row = next((line for line in note.splitlines() if "QLVB-304" in line), "")

@@ -43,7 +43,7 @@ def _docs() -> list[str]:
     return [good, bad, third]
 
 
-def _push(hub, user: str, password: str, timeout: float = 30) -> list:
+def _push(hub, user: str, password: str, timeout: float = 120) -> list:
     settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=False)
     with httpx.Client(auth=(user, password), timeout=timeout) as http:
         client = zeep.Client(f"{hub.url}/legacy/qlvb_soap?wsdl",
