@@ -114,6 +114,64 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AirflowEventSettings:
+    """Where the hub posts Airflow asset events after a legacy push (``[airflow]`` in hub.toml).
+
+    Off while ``url`` is empty. ``assets`` are URI templates (``{adapter}`` = the pushing
+    adapter's code); the default names the adapter's outbound DAG (docs/airflow.md). The password
+    comes from ``password_file`` (one line, relative to hub.toml) or ``$LIENTHONG_AIRFLOW_EVENTS_PASSWORD``,
+    never from hub.toml itself, and is never logged.
+    """
+
+    url: str = ""
+    username: str = ""
+    password: str = field(default="", repr=False)
+    password_file: Path | None = None
+    assets: tuple[str, ...] = ("lienthong://legacy/{adapter}/default",)
+    timeout_seconds: float = 10.0
+    retries: int = 5
+    retry_backoff_seconds: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.url and not self.url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"airflow.url must start with http:// or https://, got {self.url!r}")
+        if self.retries < 0 or self.timeout_seconds <= 0:
+            raise ConfigurationError("airflow.retries must be >= 0 and airflow.timeout_seconds > 0")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+    def secret(self) -> str:
+        """The password: the file's first line when ``password_file`` is set, else ``password``."""
+        if self.password_file is not None:
+            try:
+                return self.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
+            except (OSError, IndexError) as exc:
+                raise ConfigurationError(f"airflow.password_file {self.password_file}: unreadable or empty") from exc
+        return self.password
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any], where: str, base: Path) -> AirflowEventSettings:
+        allowed = {f.name for f in fields(cls)} - {"password"}
+        unknown = set(data) - allowed
+        if unknown:
+            raise ConfigurationError(f"{where}: unknown keys {sorted(unknown)} (allowed: {sorted(allowed)}; "
+                                     "the password goes in password_file or $LIENTHONG_AIRFLOW_EVENTS_PASSWORD)")
+        values = dict(data)
+        if values.get("password_file"):
+            values["password_file"] = (base / str(values["password_file"])).resolve()
+        if "assets" in values:
+            if not isinstance(values["assets"], list) or not all(isinstance(a, str) for a in values["assets"]):
+                raise ConfigurationError(f"{where}: assets must be a list of strings")
+            values["assets"] = tuple(values["assets"])
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise ConfigurationError(f"{where}: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
 class HubSettings:
     """Everything the hub server, the delivery worker and the CLI need to know.
 
@@ -155,6 +213,8 @@ class HubSettings:
     disk_check_interval_seconds: float = 2.0
     request_cpu_seconds: float = 20.0
     public_url: str = ""
+    airflow: AirflowEventSettings = field(default_factory=AirflowEventSettings)
+    """Asset events after a legacy push (``[airflow]`` in hub.toml; docs/airflow.md)."""
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -191,7 +251,7 @@ def hash_operator_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-_TABLE_KEYS = {"upstream", "peers", "operator_key_hashes", "console", "limits"}
+_TABLE_KEYS = {"upstream", "peers", "operator_key_hashes", "console", "limits", "airflow"}
 _SIMPLE_KEYS = {f.name for f in fields(HubSettings) if f.name not in _TABLE_KEYS}
 
 
@@ -216,6 +276,8 @@ def _from_toml(path: Path) -> dict[str, Any]:
             out[key] = InputLimits.from_config(value, f"{path} [limits]")
         elif key == "operator_key_hashes":
             out[key] = tuple(str(v).lower() for v in value)
+        elif key == "airflow":
+            out[key] = AirflowEventSettings.from_config(value, f"{path} [airflow]", path.parent)
         elif key == "console":
             out[key] = ConsoleSettings.from_config(value, f"{path} [console]", path.parent)
         elif key in {"data_dir", "directory_file"}:
@@ -230,7 +292,7 @@ _DEFAULTS = {f.name: f.default for f in fields(HubSettings)}
 
 def _check_type(path: Path, key: str, value: Any) -> None:
     """Refuse a value of the wrong TOML type, naming the file and the key (a typo is not a default)."""
-    if key in ("upstream", "console", "limits"):
+    if key in ("upstream", "console", "limits", "airflow"):
         ok, expected = isinstance(value, dict), "a table"
     elif key == "peers":
         ok = isinstance(value, list) and all(isinstance(p, dict) for p in value)
@@ -286,6 +348,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Hub
     if "LIENTHONG_AIRFLOW_PASSWORD" in env:  # the console's Airflow password, kept out of hub.toml
         console = values.get("console", ConsoleSettings())
         values["console"] = replace(console, airflow_password=env["LIENTHONG_AIRFLOW_PASSWORD"])
+    if "LIENTHONG_AIRFLOW_EVENTS_PASSWORD" in env:  # the asset-event password, kept out of hub.toml
+        events = values.get("airflow", AirflowEventSettings())
+        values["airflow"] = replace(events, password=env["LIENTHONG_AIRFLOW_EVENTS_PASSWORD"])
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "data_dir" in values:
         values["data_dir"] = Path(values["data_dir"])
@@ -302,4 +367,5 @@ def _int(text: str, name: str) -> int:
         raise ConfigurationError(f"{name} must be an integer, got {text!r}") from exc
 
 
-__all__ = ["ConsoleSettings", "HubSettings", "RemoteHubSettings", "hash_operator_key", "load_settings"]
+__all__ = ["AirflowEventSettings", "ConsoleSettings", "HubSettings", "RemoteHubSettings", "hash_operator_key",
+           "load_settings"]

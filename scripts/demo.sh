@@ -2,8 +2,9 @@
 # The main job on the embedded default (SQLite and files under var/demo, nothing else needed):
 #   1. look at the bundled sample packages (validate, inspect, extract);
 #   2. a full exchange between two hubs on 127.0.0.1 — the Nghệ An provincial hub and the national
-#      hub — with a legacy QLVB document translated, stamped with the agency seal, routed upward,
-#      received and verified by Văn phòng Chính phủ, and answered with status 03 that travels back.
+#      hub — with a legacy QLVB document taken by the outbound Airflow DAG (dag.test(): translated,
+#      stamped with the agency seal, sent; its run summary printed), routed upward, received and
+#      verified by Văn phòng Chính phủ, and answered with status 03 that travels back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 L="$PWD/.venv/bin/lienthong"
@@ -82,13 +83,12 @@ echo "both hubs healthy"
 
 step "2c. the legacy system's export: a decision already signed by the leader (person signature)"
 $PY scripts/demo_inputs.py $X/legacy
-step "2d. lienthong translate: legacy QLVB XML -> validated edXML (adapter qlvb_soap)"
-$L translate --quiet --adapter qlvb_soap $X/legacy $X/outbox
-step "2e. lienthong package sign: the agency seal over the signature, the stamp on the appendix"
-$L package sign $X/outbox -o $X/signed --profile ubnd-thu-nghiem
-PKG=$(ls $X/signed/*.edxml | head -1)
-step "2f. lienthong send: UBND Nghệ An's system submits to the provincial hub, which forwards upward"
-$L send --url http://127.0.0.1:$P_PROV --system-id qlvb-nghean --secret $S_QLVB $PKG
+step "2d. the outbound DAG (Airflow dag.test(), no scheduler): translate, seal, send, acknowledge, summarize"
+# lienthong_outbound_qlvb_soap pulls the export from the legacy system (the QLVB simulator on 127.0.0.1),
+# translates it to edXML, puts the agency seal over the leader's signature and sends it to the provincial
+# hub; a second document with an unknown agency code fails alone and is named in the run summary.
+# Without Airflow the same flow is: lienthong exchange outbound (docs/airflow.md).
+$PY scripts/demo_dag.py $X http://127.0.0.1:$P_PROV qlvb-nghean $S_QLVB
 
 step "2g. lienthong receive: Văn phòng Chính phủ's system collects it from the national hub"
 for _ in $(seq 1 50); do

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag
+from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, AssetWatcher, CronTriggerTimetable, dag
 
 from gateway.airflow import tasks
 from gateway.airflow.defaults import DAG_KWARGS, DEFAULT_ARGS, exchange_params
@@ -32,8 +32,19 @@ def _doc(spec: DagSpec) -> str:
             "The run note / summarize log lists every failed document; see docs/airflow.md.")
 
 
+def _asset(spec: DagSpec) -> Asset:
+    """The DAG's Asset; a watched file-drop inbox adds an ``AssetWatcher`` run by the triggerer."""
+    if not spec.watch_root:
+        return Asset(name=spec.asset_uri, uri=spec.asset_uri)
+    from gateway.airflow.triggers import InboxTrigger, inbox_folder
+
+    trigger = InboxTrigger(inbox_folder(spec.watch_root), spec.watch_pattern, spec.watch_seconds)
+    return Asset(name=spec.asset_uri, uri=spec.asset_uri,
+                 watchers=[AssetWatcher(name=f"{spec.dag_id}_inbox", trigger=trigger)])
+
+
 def _schedule(spec: DagSpec) -> Any:
-    asset = Asset(name=spec.asset_uri, uri=spec.asset_uri)
+    asset = _asset(spec)
     if not spec.schedule:
         return [asset]
     return AssetOrTimeSchedule(timetable=CronTriggerTimetable(spec.schedule, timezone=TIMEZONE), assets=[asset])

@@ -20,6 +20,8 @@ connections::
     signing_profile = "ubnd-thu-nghiem"
     schedule = "*/5 * * * *"
     flows = ["outbound", "inbound", "statuses"]
+    inbox_root = "/srv/drop/flat"      # file-drop adapters only: watch <root>/inbox (asset watcher)
+    watch_seconds = 2.0                # how often the triggerer lists it
 
 An adapter without an ``[[exchange]]`` entry still gets its DAGs with the defaults and the
 connection id ``lienthong_legacy_<adapter>``. DAG ids name flow, adapter and connection:
@@ -28,6 +30,8 @@ connection id ``lienthong_legacy_<adapter>``. DAG ids name flow, adapter and con
 Each DAG is also scheduled on an Asset, so a pushed or dropped batch triggers it at once
 (``POST /api/v2/assets/events`` or an asset watcher): outbound DAGs on
 ``lienthong://legacy/<adapter>/<name>``, inbound and statuses DAGs on ``lienthong://hub/<hub conn id>``.
+A file-drop outbound DAG with ``inbox_root`` also gets an ``AssetWatcher`` on that Asset
+(:class:`gateway.airflow.triggers.InboxTrigger`), so a complete file in the inbox starts it.
 """
 
 from __future__ import annotations
@@ -66,6 +70,9 @@ class DagSpec:
     schedule: str
     asset_uri: str
     settings: Mapping[str, Any] = field(default_factory=dict)
+    watch_root: str = ""
+    watch_pattern: str = "*.xml"
+    watch_seconds: float = 2.0
 
     def task_spec(self) -> dict[str, Any]:
         """What the tasks receive (plain JSON: it is stored in the serialized DAG)."""
@@ -119,11 +126,15 @@ def dag_specs(config: Mapping[str, Any] | None = None, adapter_dirs: Sequence[Pa
             for flow in (f for f in FLOW_NAMES if f in wanted and f in possible):
                 asset = (f"lienthong://legacy/{code}/{name or 'default'}" if flow == "outbound"
                          else f"lienthong://hub/{hub}")
+                watched = flow == "outbound" and manifest.transport.kind == "filedrop"
                 specs.append(DagSpec(
                     dag_id=f"lienthong_{flow}_{code}{suffix}", flow=flow, adapter=code, name=name,
                     transport=manifest.transport.kind, agency=str(merged.get("agency", "")),
                     hub_conn_id=hub, legacy_conn_id=legacy,
-                    schedule=str(merged.get("schedule", DEFAULT_SCHEDULE)), asset_uri=asset, settings=settings))
+                    schedule=str(merged.get("schedule", DEFAULT_SCHEDULE)), asset_uri=asset, settings=settings,
+                    watch_root=str(merged.get("inbox_root", "")) if watched else "",
+                    watch_pattern=str(manifest.transport.settings.get("pattern", "*.xml")),
+                    watch_seconds=float(merged.get("watch_seconds", 2.0))))
     ids = [s.dag_id for s in specs]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:

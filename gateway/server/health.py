@@ -100,6 +100,15 @@ class LedgerCollector:
         yield GaugeMetricFamily(
             "lienthong_disk_full", "1 while new packages are refused for lack of space", value=int(disk.full)
         )
+        if self.hub.asset_events is not None:
+            events = CounterMetricFamily(
+                "lienthong_airflow_asset_events", "Airflow asset events after legacy pushes, by outcome",
+                labels=["outcome"],
+            )
+            counters = self.hub.asset_events.counters
+            for outcome in ("queued", "sent", "retried", "failed", "dropped"):
+                events.add_metric([outcome], getattr(counters, outcome))
+            yield events
 
 
 def _tcp_reachable(url: str, timeout: float = 2.0) -> bool:

@@ -36,6 +36,7 @@ from gateway.ledger.intake import Accepted, IntakeCommitter, RouteDraft, Submiss
 from gateway.ledger.models import Message
 from gateway.server import recipients as to_header
 from gateway.server import sent_list as sent_rows
+from gateway.server.airflow_events import AssetEventEmitter
 from gateway.server.diskguard import disk_guard_for
 from gateway.server.parse_budget import BudgetedParser
 from gateway.server.replay import replayed_elsewhere
@@ -108,6 +109,8 @@ class HubService:
         self.work_available = threading.Event()
         self.clocks = signed_requests.Clocks(ledger)  # per-system SDK timestamp reading
         self.refusals = signed_requests.RefusalCounter(ledger)  # refused requests per system/reason
+        # asset events after a legacy push (``[airflow]`` in hub.toml), None when not configured
+        self.asset_events = AssetEventEmitter.from_settings(settings.airflow)
 
     # -- sendEdoc ---------------------------------------------------------------------------------
 
@@ -171,6 +174,8 @@ class HubService:
         """Stop the intake writer (after it committed what is queued) and the prepare threads."""
         self.intake.close()
         self.parser.close()
+        if self.asset_events is not None:
+            self.asset_events.close()
         if self._prepare_executor is not None:
             self._prepare_executor.shutdown(wait=True)
 

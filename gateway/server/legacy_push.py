@@ -146,7 +146,8 @@ class LegacyPushEndpoint:
 
     def handle_for(self, system: SystemInfo, adapter: str, body: bytes, soap_action: str | None) -> SoapResponse:
         """Translate (in the sandbox, under the time budget) then record each document."""
-        service = SoapPushService(self.registry, self._sink_for(system, adapter))
+        created: list[str] = []
+        service = SoapPushService(self.registry, self._sink_for(system, adapter, created))
         if self.sandbox is None:
             translated = service.translate(adapter, body, soap_action)
         else:
@@ -161,22 +162,28 @@ class LegacyPushEndpoint:
                 if exc.retryable:
                     return soap_fault("Server", f"{exc} (retry later)", status=503)
                 return soap_fault("Client", str(exc), status=422 if isinstance(exc, RequestBudgetError) else 500)
-        return translated if isinstance(translated, SoapResponse) else service.respond(translated)
+        answer = translated if isinstance(translated, SoapResponse) else service.respond(translated)
+        if created and self.hub.asset_events is not None:  # stored (committed): tell Airflow, off this path
+            self.hub.asset_events.notify(adapter, {"system_id": system.system_id, "documents": len(created),
+                                                   "doc_ids": created[:50]})
+        return answer
 
-    def _sink_for(self, system: SystemInfo, adapter: str) -> Sink:
+    def _sink_for(self, system: SystemInfo, adapter: str, created: list[str] | None = None) -> Sink:
         def sink(result: DocumentResult) -> Receipt:
             if result.edxml is None:
                 raise ConfigurationError(f"adapter {adapter} produced no edXML bytes for document {result.index}")
             request = VerifiedRequest(system.system_id, {}, None)  # the package says what it is
             accepted = self.hub.accept_recorded(result.edxml, request, system, adapter=adapter)
-            doc_id, created = accepted.doc_id, accepted.created
+            doc_id, is_new = accepted.doc_id, accepted.created
+            if is_new and created is not None:
+                created.append(doc_id)
             log.info(
                 "legacy document %s",
-                "accepted" if created else "already accepted (idempotent)",
+                "accepted" if is_new else "already accepted (idempotent)",
                 extra={"document_id": result.document_id, "doc_id": doc_id, "system_id": system.system_id,
                        "adapter": adapter},
             )
-            return Receipt(True, doc_id, "accepted" if created else "already accepted")
+            return Receipt(True, doc_id, "accepted" if is_new else "already accepted")
 
         return sink
 

@@ -49,10 +49,8 @@ def dagbag():
 
 
 @pytest.fixture
-def hub(tmp_path: Path, make_database_url):  # noqa: F811
-    """One real hub on 127.0.0.1 with its own ledger (SQLite, or a PostgreSQL schema in make test-pg)."""
-    from hubkit import running_hubs
-
+def hub_settings(tmp_path: Path, make_database_url) -> HubSettings:  # noqa: F811
+    """The settings of the test hub: its own ledger (SQLite, or a PostgreSQL schema in make test-pg)."""
     directory = tmp_path / "hub-agencies.json"
     directory.write_text(
         '[{"id": 1, "code": "02.41.W00", "name": "LGSP tỉnh Nghệ An", "isAgency": false},'
@@ -60,9 +58,16 @@ def hub(tmp_path: Path, make_database_url):  # noqa: F811
         ' {"id": 20, "code": "000.00.00.H41", "name": "UBND tỉnh Nghệ An", "centerCode": "02.41.W00"}]',
         encoding="utf-8",
     )
-    settings = HubSettings(data_dir=tmp_path / "hub", database_url=make_database_url("hub"),
-                           node_id="02.41.W00", directory_file=directory, delivery_poll_seconds=0.1)
-    with running_hubs(settings) as (running,):
+    return HubSettings(data_dir=tmp_path / "hub", database_url=make_database_url("hub"),
+                       node_id="02.41.W00", directory_file=directory, delivery_poll_seconds=0.1)
+
+
+@pytest.fixture
+def hub(hub_settings: HubSettings):
+    """One real hub on 127.0.0.1 with its own ledger."""
+    from hubkit import running_hubs
+
+    with running_hubs(hub_settings) as (running,):
         yield running
 
 

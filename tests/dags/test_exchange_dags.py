@@ -9,17 +9,21 @@ system and answers 01; UBND Nghệ An's lienthong_statuses reports those 01s to 
 from __future__ import annotations
 
 import json
+import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from exchange_kit import G22, H41, PROFILES, connect, run_dag, summary, van_ban
 
-from gateway.edxml import Organization, StatusPackage, build_package, parse_package
+from gateway.edxml import BytesPayload, EdocPackage, Organization, StatusPackage, build_package, parse_package
 from gateway.edxml.directory import Directory
 from gateway.edxml.samples import sample_edoc
 from gateway.exchange import safe_name
 from gateway.legacy_sim import QlvbSimulator
 from gateway.signing.profiles import load_signing_settings
+from gateway.signing.sign import DocumentSigner
+from gateway.signing.testing import make_sample_pdf
 from gateway.signing.verify import verify_pdf
 from gateway.transport.axis import AxisClient
 
@@ -131,30 +135,62 @@ def test_outbound_inbound_statuses_chain(systems, legacy_sim: QlvbSimulator, dag
         assert na.received_list("status") == []
 
 
+def _signed_edoc(number: int, *, tamper: bool) -> EdocPackage:
+    """A package whose main PDF carries the leader's signature and the agency seal; ``tamper`` changes
+    one byte of the first page's content stream after signing (the PDF still parses)."""
+    settings = load_signing_settings(PROFILES)
+    with DocumentSigner(settings.profile("nguyen-van-an"), settings.trust) as person, \
+            DocumentSigner(settings.profile("ubnd-thu-nghiem"), settings.trust) as agency:
+        pdf = agency.sign_main(person.sign_main(make_sample_pdf(2, number=number)))
+    if tamper:
+        at = pdf.index(b"line 7")
+        pdf = pdf[:at] + b"X" + pdf[at + 1:]
+    pkg = sample_edoc(number, attachments=1, sender=Organization(H41, "UBND tỉnh Nghệ An"),
+                      recipients=(Organization(G22, "Văn phòng Chính phủ"),))
+    (first,) = pkg.attachments
+    return replace(pkg, attachments=(replace(first, payload=BytesPayload(pdf)),))
+
+
+def _verify_report(work: Path, doc: EdocPackage) -> dict:
+    for path in (work / "inbound").glob("*.verify.json"):
+        report = json.loads(path.read_text())
+        if report["document_id"] == doc.header.document_id:
+            return report
+    raise AssertionError(f"no verify report for {doc.header.document_id}")
+
+
 def test_invalid_signature_is_flagged_or_rejected(systems, legacy_sim: QlvbSimulator, dagbag, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A signed PDF whose bytes were changed after signing is invalid (not merely unsigned): flagged,
+    or with ``reject_invalid_signatures`` refused with status 02; a well-signed one is ok."""
     hub = systems
-    unsigned = [sample_edoc(n, sender=Organization(H41, "UBND tỉnh Nghệ An"),
-                            recipients=(Organization(G22, "Văn phòng Chính phủ"),)) for n in (7001, 7002)]
+    good, broken, broken_again = (_signed_edoc(7000, tamper=False), _signed_edoc(7001, tamper=True),
+                                  _signed_edoc(7002, tamper=True))
     work = tmp_path / "vpcp"
     connect(monkeypatch, hub.url, *VPCP, legacy_sim.endpoint)
     with client(hub, NA) as na:
-        na.send_edoc(build_package(unsigned[0]))
+        na.send_edoc(build_package(good))
+        na.send_edoc(build_package(broken))
     run, tis = run_dag(dagbag, "lienthong_inbound_qlvb_soap", work_dir=work, signing_profiles=PROFILES)
     assert run.state == "success", tis
-    (flagged,) = (work / "inbound").glob("*.legacy.json")
-    assert json.loads(flagged.read_text())["flagged"] is True  # delivered, but flagged
+    assert _verify_report(work, good)["valid"] is True
+    report = _verify_report(work, broken)
+    assert report["valid"] is False and report["verdict"] == "invalid"
+    assert "modified after signing" in json.dumps(report, ensure_ascii=False)  # broken, not "unsigned"
+    flags = {json.loads(p.read_text())["flagged"] for p in (work / "inbound").glob("*.legacy.json")}
+    assert flags == {True, False}  # both delivered; only the broken one flagged
     assert summary(work, "lienthong_inbound_qlvb_soap", run)["verify"] == {
-        "ok": 0, "skipped": 0, "failed": 0, "flagged": 1, "chunks": 1}  # counted as flagged, not ok
-    assert len(legacy_sim.received) == 1
+        "ok": 1, "skipped": 0, "failed": 0, "flagged": 1, "chunks": 1}  # counted as flagged, not ok
+    assert len(legacy_sim.received) == 2
 
     with client(hub, NA) as na:
-        na.send_edoc(build_package(unsigned[1]))
+        na.send_edoc(build_package(broken_again))
     run, tis = run_dag(dagbag, "lienthong_inbound_qlvb_soap", work_dir=work, signing_profiles=PROFILES,
                        reject_invalid_signatures=True)
     assert run.state == "success", tis
-    assert len(legacy_sim.received) == 1  # the rejected one never reached the legacy system
+    assert len(legacy_sim.received) == 2  # the rejected one never reached the legacy system
     assert summary(work, "lienthong_inbound_qlvb_soap", run)["verify"]["rejected"] == 1
+    assert _verify_report(work, broken_again)["verdict"] == "invalid"
     assert len(list((work / "inbound").glob("*.rejected.json"))) == 1
     codes = {}
     with client(hub, NA) as na:
@@ -162,7 +198,8 @@ def test_invalid_signature_is_flagged_or_rejected(systems, legacy_sim: QlvbSimul
             status = parse_package(na.get_edoc(str(item["docId"]))).package
             assert isinstance(status, StatusPackage)
             codes[status.response_for.document_id] = status.status_code.wire
-    assert codes == {unsigned[0].header.document_id: "01", unsigned[1].header.document_id: "02"}
+    assert codes == {good.header.document_id: "01", broken.header.document_id: "01",
+                     broken_again.header.document_id: "02"}
 
 
 def test_directory_sync_publishes_atomically_and_refuses_a_shrunken_list(systems, dagbag, tmp_path: Path,
@@ -175,6 +212,39 @@ def test_directory_sync_publishes_atomically_and_refuses_a_shrunken_list(systems
     directory = Directory.from_json(target)
     assert {G22, H41, "02.41.W00"} <= {a.code for a in directory}
     assert directory.center_of(G22) == "02.41.W00"
+
+    # Atomic: the file is replaced by a rename, never rewritten in place. A reader holding the old
+    # file open keeps reading all of the old one, and readers during the run only ever see a whole file.
+    old_bytes, old_inode = target.read_bytes(), target.stat().st_ino
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                text = target.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                seen.append("missing")
+                continue
+            try:
+                json.loads(text)
+                seen.append("whole")
+            except ValueError:
+                seen.append("partial")
+
+    with target.open("rb") as held:
+        thread = threading.Thread(target=reader, daemon=True)
+        thread.start()
+        try:
+            run, tis = run_dag(dagbag, "lienthong_directory_sync", work_dir=tmp_path / "work2", directory_file=target)
+        finally:
+            stop.set()
+            thread.join(10)
+        assert run.state == "success", tis
+        assert held.read() == old_bytes  # the old file, whole, for whoever had it open
+    assert target.stat().st_ino != old_inode  # a new file renamed over the old one
+    assert seen and set(seen) == {"whole"}, sorted(set(seen))
+    assert [p.name for p in target.parent.iterdir()] == ["agencies.json"]  # no temporary file left behind
 
     big = [{"code": f"000.00.{i:02d}.H41", "name": f"Sở {i}"} for i in range(20)]
     target.write_text(json.dumps(big))

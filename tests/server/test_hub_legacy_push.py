@@ -43,10 +43,11 @@ def _docs() -> list[str]:
     return [good, bad, third]
 
 
-def _push(hub, user: str, password: str) -> list:
+def _push(hub, user: str, password: str, timeout: float = 120) -> list:
     settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=False)
-    with httpx.Client(auth=(user, password), timeout=30) as http:
-        client = zeep.Client(f"{hub.url}/legacy/qlvb_soap?wsdl", transport=HttpxTransport(http, operation_timeout=30),
+    with httpx.Client(auth=(user, password), timeout=timeout) as http:
+        client = zeep.Client(f"{hub.url}/legacy/qlvb_soap?wsdl",
+                             transport=HttpxTransport(http, operation_timeout=timeout),
                              settings=settings)
         element = client.get_element(f"{{{NS}}}VanBan")
         docs = [element.parse(zeep.loader.parse_xml(d.encode(), None), client.wsdl.types) for d in _docs()]
