@@ -123,7 +123,8 @@ class CachedKeySigner(SimpleSigner):
             attr_settings=attr_settings or PdfCMSSignedAttributes(), timestamper=timestamper,
             use_cades=use_pades, is_pdf_sig=is_pdf_sig,
         )
-        found = [simple_cms_attribute("content_type", content_type), simple_cms_attribute("message_digest", data_digest)]
+        found = [simple_cms_attribute("content_type", content_type),
+                 simple_cms_attribute("message_digest", data_digest)]
         for provider in providers:
             attribute = await provider.get_attribute(dry_run=dry_run)
             if attribute is not None:
