@@ -8,8 +8,17 @@ Also measured: the legacy SOAP call overhead (an empty ``LayDanhSachVanBanChoGui
 
     .venv/bin/python bench/bench_exchange.py [--docs 1000] [--large]   # --large = 5,000 documents
 
-Goals: SOAP call < 2 ms; DAG wall time <= 1.2 x direct; direct >= 50 documents/s on 2 cores.
+Goals: SOAP call < 2 ms; DAG wall time <= 1.2 x direct; direct >= 50 documents/s on 2 cores
+(= at most 40 ms of CPU per document over all processes). CPU per document is printed for the
+runner (the CLI process, or the Airflow process, each with the QLVB simulator) and the hub.
 The machine may be shared (other jobs running): read the figures with the load average printed.
+
+Figures, ``--docs 200`` (details and the profile in docs/airflow.md, "Benchmark"):
+
+    before (load 24.9): SOAP 31.7 ms wall / 3.7 ms CPU; direct 1.1 docs/s, CPU 129 + 16 hub = 145 ms/doc;
+                        DAG CPU 214 + 20 = 234 ms/doc; DAG/direct wall 1.32, CPU 1.61
+    after  (load 33.8): SOAP 5.9 ms wall / 2.2 ms CPU; direct 1.4 docs/s, CPU 72 + 19 hub = 91 ms/doc;
+                        DAG CPU 154 + 21 = 176 ms/doc; DAG/direct wall 1.98, CPU 1.93
 """
 
 from __future__ import annotations
