@@ -59,10 +59,12 @@ def batched_dir_sync() -> Iterator[None]:
             fsync_dir(folder)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, *, publish_now: bool = False) -> None:
     """Write ``data`` to ``path`` so readers see nothing or all of it, durably.
 
-    Inside :func:`batched_dir_sync` the folder's fsync waits for the end of the block.
+    Inside :func:`batched_dir_sync` the folder's fsync waits for the end of the block, unless
+    ``publish_now``: the caller is about to tell somebody the file is stored (acknowledge a
+    received package, send the bytes it must resend identically), so it must survive now.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
@@ -76,7 +78,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     deferred = _DEFERRED.get()
-    if deferred is not None:
+    if deferred is not None and not publish_now:
         deferred.add(path.parent)
     else:
         fsync_dir(path.parent)

@@ -70,3 +70,14 @@ def test_a_failing_block_still_syncs_what_it_wrote(tmp_path: Path, events: list[
     assert events[-1] == ("fsync", str(tmp_path))
     write_atomic(tmp_path / "after.json", b"{}")  # the block is over: back to one sync per write
     assert events[-1] == ("fsync", str(tmp_path)) and events.count(("fsync", str(tmp_path))) == 2
+
+
+def test_publish_now_syncs_the_folder_before_returning_even_inside_a_block(
+        tmp_path: Path, events: list[tuple[str, str]]) -> None:
+    """A received package is acknowledged right after it is stored: its rename must be durable first."""
+    with batched_dir_sync():
+        write_atomic(tmp_path / "later.json", b"{}")
+        assert ("fsync", str(tmp_path)) not in events
+        write_atomic(tmp_path / "package.edxml", b"<x/>", publish_now=True)
+        assert events[-1] == ("fsync", str(tmp_path))
+        assert events[-2] == ("replace", str(tmp_path / "package.edxml"))
