@@ -91,7 +91,7 @@ class CachedKeySigner(SimpleSigner):
         self._frozen: dict[bytes, _FrozenAttribute] = {}
 
     def _signed_attr_providers(self, *args: Any, **kwargs: Any) -> Iterable[CMSAttributeProvider]:
-        for provider in super()._signed_attr_providers(*args, **kwargs):  # type: ignore[no-untyped-call]
+        for provider in super()._signed_attr_providers(*args, **kwargs):
             if type(provider) is SigningCertificateV2Provider:
                 der = provider.signing_cert.dump()
                 frozen = self._frozen.get(der)
@@ -123,8 +123,8 @@ class CachedKeySigner(SimpleSigner):
             attr_settings=attr_settings or PdfCMSSignedAttributes(), timestamper=timestamper,
             use_cades=use_pades, is_pdf_sig=is_pdf_sig,
         )
-        found = [simple_cms_attribute("content_type", content_type),
-                 simple_cms_attribute("message_digest", data_digest)]
+        found = [simple_cms_attribute("content_type", content_type),  # type: ignore[no-untyped-call]
+                 simple_cms_attribute("message_digest", data_digest)]  # type: ignore[no-untyped-call]
         for provider in providers:
             attribute = await provider.get_attribute(dry_run=dry_run)
             if attribute is not None:
