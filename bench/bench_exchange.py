@@ -8,8 +8,17 @@ Also measured: the legacy SOAP call overhead (an empty ``LayDanhSachVanBanChoGui
 
     .venv/bin/python bench/bench_exchange.py [--docs 1000] [--large]   # --large = 5,000 documents
 
-Goals: SOAP call < 2 ms; DAG wall time <= 1.2 x direct; direct >= 50 documents/s on 2 cores.
+Goals: SOAP call < 2 ms; DAG wall time <= 1.2 x direct; direct >= 50 documents/s on 2 cores
+(= at most 40 ms of CPU per document over all processes). CPU per document is printed for the
+runner (the CLI process, or the Airflow process, each with the QLVB simulator) and the hub.
 The machine may be shared (other jobs running): read the figures with the load average printed.
+
+Figures, ``--docs 200`` (details and the profile in docs/airflow.md, "Benchmark"):
+
+    before (load 24.9): SOAP 31.7 ms wall / 3.7 ms CPU; direct 1.1 docs/s, CPU 129 + 16 hub = 145 ms/doc;
+                        DAG CPU 214 + 20 = 234 ms/doc; DAG/direct wall 1.32, CPU 1.61
+    after  (load 33.8): SOAP 5.9 ms wall / 2.2 ms CPU; direct 1.4 docs/s, CPU 72 + 19 hub = 91 ms/doc;
+                        DAG CPU 154 + 21 = 176 ms/doc; DAG/direct wall 1.98, CPU 1.93
 """
 
 from __future__ import annotations
@@ -17,11 +26,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = tempfile.mkdtemp(prefix="bench-exchange-")
@@ -75,38 +88,71 @@ def start_hub() -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("hub did not start")
 
 
-def soap_overhead(calls: int = 300) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process (from /proc: the hub is not our child yet)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Measured:
+    """Wall seconds and CPU seconds of one run: the runner (CLI or Airflow, with the simulator) and the hub."""
+
+    wall: float
+    runner_cpu: float
+    hub_cpu: float
+
+
+def measure(hub: subprocess.Popen[bytes], run: Callable[[], None]) -> Measured:
+    h, c, s = cpu_seconds(hub.pid), children_cpu(), time.process_time()
+    t = time.perf_counter()
+    run()
+    wall = time.perf_counter() - t
+    runner = (children_cpu() - c) + (time.process_time() - s)
+    return Measured(wall, runner, cpu_seconds(hub.pid) - h)
+
+
+def soap_overhead(calls: int = 300) -> tuple[float, float]:
+    """ms per empty ``LayDanhSachVanBanChoGui`` over keep-alive: wall, and CPU (client + simulator)."""
     from gateway.adapters import AdapterRegistry
     from gateway.transport.soap import LegacySoapConnector
 
     with QlvbSimulator() as sim:
         connector = LegacySoapConnector(AdapterRegistry().get("qlvb_soap"), sim.endpoint)
-        connector.pending()
-        t = time.perf_counter()
+        for _ in range(20):
+            connector.pending()
+        t, c = time.perf_counter(), time.process_time()
         for _ in range(calls):
             connector.pending()
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
         connector.close()
-        return (time.perf_counter() - t) / calls * 1000
+        return wall / calls * 1000, cpu / calls * 1000
 
 
-def direct(hub_url: str, docs: list[bytes]) -> float:
+def direct(hub: subprocess.Popen[bytes], hub_url: str, docs: list[bytes]) -> Measured:
     with QlvbSimulator() as sim:
         for d in docs:
             sim.queue(d)
         env = {**os.environ, "LIENTHONG_AXIS_URL": hub_url, "LIENTHONG_AXIS_SYSTEM_ID": NA[0],
                "LIENTHONG_AXIS_SECRET": NA[1]}
-        t = time.perf_counter()
-        done = subprocess.run([BIN, "exchange", "outbound", "--work", f"{HOME}/direct", "--legacy", sim.endpoint,
-                               "--profile", "ubnd-thu-nghiem", "--profiles", str(PROFILES), "--json"],
-                              env=env, capture_output=True, text=True)
-        wall = time.perf_counter() - t
+        out: list[subprocess.CompletedProcess[str]] = []
+        took = measure(hub, lambda: out.append(subprocess.run(
+            [BIN, "exchange", "outbound", "--work", f"{HOME}/direct", "--legacy", sim.endpoint,
+             "--profile", "ubnd-thu-nghiem", "--profiles", str(PROFILES), "--json"],
+            env=env, capture_output=True, text=True)))
+        done = out[0]
         assert done.returncode == 0, done.stderr[-2000:]
         assert json.loads(done.stdout)["stages"]["send"]["ok"] == len(docs)
         assert len(sim.acknowledged) == len(docs)
-        return wall
+        return took
 
 
-def dag_run(hub_url: str, docs: list[bytes]) -> float:
+def dag_run(hub: subprocess.Popen[bytes], hub_url: str, docs: list[bytes]) -> Measured:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils import db
 
@@ -119,12 +165,12 @@ def dag_run(hub_url: str, docs: list[bytes]) -> float:
         os.environ["AIRFLOW_CONN_LIENTHONG_HUB"] = json.dumps(
             {"conn_type": "http", "host": host, "port": int(port), "login": NA[0], "password": NA[1]})
         os.environ["AIRFLOW_CONN_LIENTHONG_LEGACY"] = sim.endpoint
-        t = time.perf_counter()
-        run = dag.test(run_conf={"work_dir": f"{HOME}/dag", "signing_profiles": str(PROFILES)})
-        wall = time.perf_counter() - t
-        assert run.state == "success", run.state
+        runs: list[Any] = []
+        took = measure(hub, lambda: runs.append(
+            dag.test(run_conf={"work_dir": f"{HOME}/dag", "signing_profiles": str(PROFILES)})))
+        assert runs[0].state == "success", runs[0].state
         assert len(sim.acknowledged) == len(docs)
-        return wall
+        return took
 
 
 def main() -> None:
@@ -136,19 +182,24 @@ def main() -> None:
     docs = [van_ban(100000 + i) for i in range(n)]
     hub, url = start_hub()
     try:
-        soap = soap_overhead()
-        t_direct = direct(url, docs)
-        t_dag = dag_run(url, [van_ban(500000 + i) for i in range(n)])
+        soap, soap_cpu = soap_overhead()
+        d = direct(hub, url, docs)
+        g = dag_run(hub, url, [van_ban(500000 + i) for i in range(n)])
     finally:
         hub.terminate()
         hub.wait(10)
     load = os.getloadavg()
     print(f"documents: {n} (one signed PDF each), cores: {os.cpu_count()}, load average {load[0]:.1f} "
           f"(shared machine: other jobs may be running)")
-    print(f"legacy SOAP call overhead: {soap:.2f} ms/call (goal < 2 ms)")
-    print(f"direct (lienthong exchange outbound): {t_direct:.1f} s, {n / t_direct:.1f} documents/s (goal >= 50/s)")
-    print(f"DAG (dag.test, lienthong_outbound_qlvb_soap): {t_dag:.1f} s, {n / t_dag:.1f} documents/s")
-    print(f"ratio DAG / direct: {t_dag / t_direct:.2f} (goal <= 1.2)")
+    print(f"legacy SOAP call overhead: {soap:.2f} ms/call wall, {soap_cpu:.2f} ms CPU (client + simulator) "
+          f"(goal < 2 ms)")
+    for name, m in (("direct (lienthong exchange outbound)", d), ("DAG (dag.test, lienthong_outbound_qlvb_soap)", g)):
+        print(f"{name}: {m.wall:.1f} s, {n / m.wall:.1f} documents/s; CPU per document: "
+              f"{m.runner_cpu / n * 1000:.0f} ms runner (with the simulator) + {m.hub_cpu / n * 1000:.0f} ms hub "
+              f"= {(m.runner_cpu + m.hub_cpu) / n * 1000:.0f} ms")
+    print(f"direct documents/s goal >= 50 on 2 cores = at most {2000 / 50:.0f} ms CPU per document, all processes")
+    print(f"ratio DAG / direct: wall {g.wall / d.wall:.2f} (goal <= 1.2), "
+          f"CPU {(g.runner_cpu + g.hub_cpu) / (d.runner_cpu + d.hub_cpu):.2f}")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,12 @@ fsync it, rename it into place, then fsync the folder so the rename itself survi
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import tempfile
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +31,41 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see nothing or all of it, durably."""
+_DEFERRED: contextvars.ContextVar[set[Path] | None] = contextvars.ContextVar("lienthong_deferred_dirs",
+                                                                             default=None)
+
+
+@contextlib.contextmanager
+def batched_dir_sync() -> Iterator[None]:
+    """Inside: :func:`write_atomic` fsyncs each file but each folder only once, on the way out.
+
+    A batch stage writes one or two files per document into the same few folders; fsyncing the
+    folder after every rename cost one extra fsync per file (about half of a stage's fsyncs).
+    The files themselves are still fsynced before their rename, and every folder written is
+    fsynced before the block is left (also when it raises), so what a stage wrote is durable
+    before the next stage, or anybody told about it, can rely on it. Nested blocks join the
+    outermost one.
+    """
+    if _DEFERRED.get() is not None:
+        yield
+        return
+    folders: set[Path] = set()
+    token = _DEFERRED.set(folders)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
+        for folder in sorted(folders):
+            fsync_dir(folder)
+
+
+def write_atomic(path: Path, data: bytes, *, publish_now: bool = False) -> None:
+    """Write ``data`` to ``path`` so readers see nothing or all of it, durably.
+
+    Inside :func:`batched_dir_sync` the folder's fsync waits for the end of the block, unless
+    ``publish_now``: the caller is about to tell somebody the file is stored (acknowledge a
+    received package, send the bytes it must resend identically), so it must survive now.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
@@ -41,7 +77,11 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    deferred = _DEFERRED.get()
+    if deferred is not None and not publish_now:
+        deferred.add(path.parent)
+    else:
+        fsync_dir(path.parent)
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -57,4 +97,4 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         raise ConfigurationError(f"{path}: {what} is not valid TOML: {exc}") from exc
 
 
-__all__ = ["fsync_dir", "read_toml", "write_atomic"]
+__all__ = ["batched_dir_sync", "fsync_dir", "read_toml", "write_atomic"]

@@ -25,6 +25,7 @@ from gateway.exchange.common import StageResult, chunked, original_id, start
 from gateway.exchange.leases import LeaseStore, new_holder
 from gateway.exchange.sources import LegacyConnector
 from gateway.exchange.summary import RunSummary
+from gateway.files import batched_dir_sync
 from gateway.signing.profiles import TrustConfig
 from gateway.signing.sign import DocumentSigner
 from gateway.transport.axis import AxisClient
@@ -178,7 +179,8 @@ def run_stage(ctx: ExchangeContext, flow: Flow, stage: Stage, names: Sequence[st
         held = set(ctx.leases.renew(flow.source(ctx), names, ctx.holder))
         lost = [n for n in names if n not in held]
         names = [n for n in names if n in held]
-    result = stage.run(ctx, names) if names else start(stage.report)
+    with batched_dir_sync():  # every folder the stage wrote is fsynced once, before it returns
+        result = stage.run(ctx, names) if names else start(stage.report)
     for name in lost:
         result.add(name, "skipped", carry=False, reason="lease held by another run")
     log_outcomes(result)

@@ -72,7 +72,7 @@ def receive(client: AxisClient, names: Sequence[str], folder: Path, *, acknowled
             if fresh:
                 data = client.get_edoc(original_id(name))
                 try:
-                    write_atomic(target, data)
+                    write_atomic(target, data, publish_now=True)  # durable before the hub hears "done"
                 except OSError as exc:  # disk full, I/O error: not acknowledged, the batch goes on
                     raise GatewayError(f"cannot store the package: {exc.strerror}",
                                        location=Location(str(target)), retryable=True) from exc
@@ -191,7 +191,7 @@ def send_status(
                 code = StatusCode.REJECTED if rejected else StatusCode.RECEIVED
                 reason = "Chữ ký số không hợp lệ" if rejected else None
                 status = answer_status(pkg, code, reporter=_reporter(pkg, organ_ids), description=reason)
-                write_atomic(package_file, build_package(status))
+                write_atomic(package_file, build_package(status), publish_now=True)  # resent byte for byte
             outcome = client.deliver(package_file.read_bytes(), messagetype="status")
             if outcome.result != "delivered":
                 raise (RemoteRefusalError(outcome.error or "refused", code=outcome.reason)

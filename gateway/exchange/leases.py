@@ -91,16 +91,23 @@ class LeaseStore:
                         {"source": source, "item": i, "holder": holder, "acquired_at": now, "expires_at": expires}
                         for i in free])
                 taken = set(free)
+                ours_or_expired = []
                 for item, row in rows.items():
                     if row.holder != holder and row.expires_at > now:
                         log.info("lease: %s is held by %s until %s; skipped", item, row.holder, row.expires_at)
-                        continue
+                    else:
+                        ours_or_expired.append(item)
+                # one UPDATE per 500 items, not one per item: RETURNING says which rows it took
+                # (a row another run renewed meanwhile no longer matches the condition)
+                for i in range(0, len(ours_or_expired), 500):
                     done = conn.execute(
                         update(ExchangeLease)
-                        .where(ExchangeLease.source == source, ExchangeLease.item == item,
+                        .where(ExchangeLease.source == source, ExchangeLease.item.in_(ours_or_expired[i : i + 500]),
                                or_(ExchangeLease.holder == holder, ExchangeLease.expires_at <= now))
-                        .values(holder=holder, acquired_at=now, expires_at=expires))
-                    if done.rowcount == 1:
+                        .values(holder=holder, acquired_at=now, expires_at=expires)
+                        .returning(ExchangeLease.item))
+                    for (item,) in done:
+                        row = rows[item]
                         if row.holder != holder:
                             log.warning("lease: %s taken over from %s (expired %s)", item, row.holder, row.expires_at)
                         taken.add(item)

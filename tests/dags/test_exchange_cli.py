@@ -79,3 +79,20 @@ def test_leases_across_holders_and_expiry(lease_database: str) -> None:
         assert a.acquire("q", ["9"], "run-b") == ["9"]  # a lost lease is recovered
         assert a.holders("q") == {"1": "run-b", "2": "run-a", "3": "run-b", "9": "run-b"}
         assert a.acquire("other queue", ["1"], "run-a") == ["1"]  # leases are per source
+
+
+def test_renewing_a_large_mixed_batch_takes_exactly_ours_and_the_expired(lease_database: str) -> None:
+    """Renewal is one UPDATE per 500 items: across batches it still leaves out what another run holds."""
+    items = [f"d{i:04d}" for i in range(1203)]
+    with LeaseStore(lease_database) as a, LeaseStore(lease_database, ttl=timedelta(seconds=-1)) as short:
+        assert a.acquire("q", items[:600], "run-a") == items[:600]
+        other = items[1::7]  # run-b holds these (live) where run-a does not already
+        assert a.acquire("q", other, "run-b") == [i for i in other if i not in set(items[:600])]
+        dead = items[2::5]
+        short.acquire("q", dead, "run-dead")  # taken and expired at once: free for anybody
+        held_b = {i for i in other if i not in set(items[:600])}
+        expected = [i for i in items if i not in held_b]
+        assert a.renew("q", items, "run-a") == expected
+        holders = a.holders("q")
+        assert all(holders[i] == "run-a" for i in expected)
+        assert all(holders[i] == "run-b" for i in held_b)

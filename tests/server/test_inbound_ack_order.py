@@ -19,6 +19,7 @@ from hubkit import running_hubs, sdk_send
 from gateway.config import HubSettings
 from gateway.edxml import Organization, build_package
 from gateway.edxml.samples import sample_edoc
+from gateway.files import batched_dir_sync
 from gateway.server.hub import HubService
 from gateway.transport.axis import AxisClient
 
@@ -99,3 +100,25 @@ def test_done_reaches_the_hub_only_after_the_package_is_stored(hub_with_one_docu
     assert [i["outcome"] for i in result.report.items] == ["ok"], result.report.items
     assert acks == [(names[0], "done", True)]  # done arrived when the whole package was on disk
     assert client.received_list("edoc") == []
+
+
+def test_inside_a_stage_the_inbox_folder_is_synced_before_done(hub_with_one_document, monkeypatch) -> None:
+    """Stages fsync their folders once at the end (batched_dir_sync), but a received package's
+    rename must be durable before the hub is told ``done``: the folder sync comes first."""
+    client, work, acks = hub_with_one_document
+    names = [str(i["docId"]) for i in client.received_list("edoc")]
+    work.mkdir(parents=True)
+    synced: list[int] = []  # how many acknowledgements the hub had seen at each fsync of the inbox
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}") == str(work):
+            synced.append(len(acks))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with batched_dir_sync():
+        result = receive(client, names, work)
+    assert [i["outcome"] for i in result.report.items] == ["ok"], result.report.items
+    assert synced and synced[0] == 0  # synced before any done reached the hub
+    assert acks == [(names[0], "done", True)]
