@@ -196,7 +196,9 @@ def free_port() -> int:
 
 
 def start_server(data_dir: Path, db_url: str, port: int, workers: int,
-                 timeout: float = 300.0) -> subprocess.Popen[bytes]:
+                 timeout: float | None = None) -> subprocess.Popen[bytes]:
+    if timeout is None:  # a saturated shared box can need minutes to import the app in every worker
+        timeout = float(os.environ.get("LIENTHONG_BENCH_START_TIMEOUT", "300"))
     from gateway.config import HubSettings
     from gateway.ledger import Ledger
 
@@ -370,6 +372,7 @@ def main() -> None:
                         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     print(f"\nsendEdoc, ~{len(template()) // 1024} KB packages, lienthong serve --workers {args.workers}, "
           f"{args.seconds:g} s per run, {os.cpu_count()} CPUs; generator wrk on the same machine")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (uptime)")
     print("srv ms/pkg: server CPU time per accepted package (the figure least affected by other load)")
     print("cpu columns: % of one core used by the generator / the server processes / PostgreSQL / the whole "
           "machine (all cores; what the first three do not explain is other load on the box)")

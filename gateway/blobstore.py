@@ -358,7 +358,7 @@ class BlobStore:
         raw = bytes(data)
         digest = (sha256 if sha256 is not None else hashlib.sha256(raw).digest()).hex()
         final = self.path(digest)
-        if final.exists() and _intact(final, digest, len(raw)):
+        if _intact(final, digest, len(raw)):  # one stat when absent (the usual case)
             return BlobRef(digest, len(raw), self)
         tmp = self.root / _TMP_DIR / f"{_TMP_PREFIX}{digest}.{os.getpid()}.{threading.get_ident()}"
         try:

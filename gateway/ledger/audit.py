@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
+from gateway.ledger import bulk
 from gateway.ledger.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
@@ -134,7 +135,7 @@ def append_entries(conn: Connection, items: Sequence[Mapping[str, Any]]) -> int:
             }
         )
         prev = digest
-    conn.execute(insert(AuditEntry), rows)
+    bulk.insert_rows(conn, bulk.table_of(AuditEntry), rows, returning_ids=False)  # COPY for big batches
     conn.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
     return len(rows)
 

@@ -27,13 +27,13 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Table, insert, select, text
+from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError
 
 from gateway.errors import ConflictError, GatewayError, LedgerError, SchemaValidationError
-from gateway.ledger import audit
+from gateway.ledger import audit, bulk
 from gateway.ledger.audit import utcnow
 from gateway.ledger.models import Message, SignedRequest, Submission
 from gateway.ledger.states import State
@@ -152,15 +152,14 @@ def _write_once(ledger: Ledger, drafts: Sequence[SubmissionDraft]) -> list[Accep
             results[i] = Accepted(doc_id, True)
             new.append((i, d, row))
         if new:
-            sub_ids = _insert_rows(conn, Submission, [r for _, _, r in new])
+            sub_ids = bulk.insert_rows(conn, bulk.table_of(Submission), [r for _, _, r in new])
             signed = [
                 {"system_id": d.system_id, "signature": d.signature, "operation": "sendEdoc",
                  "result": r["doc_id"], "seen_at": now}
                 for _, d, r in new
                 if d.signature
             ]
-            if signed:
-                conn.execute(insert(cast(Table, SignedRequest.__table__)), signed)
+            bulk.insert_rows(conn, bulk.table_of(SignedRequest), signed, returning_ids=False)
             msg_rows: list[dict[str, Any]] = []
             for sub_id, (_, d, _) in zip(sub_ids, new, strict=True):
                 for r in d.routes:
@@ -205,7 +204,7 @@ def _write_once(ledger: Ledger, drafts: Sequence[SubmissionDraft]) -> list[Accep
             ]
             if msg_rows:
                 actors = [m.pop("_actor") for m in msg_rows]
-                msg_ids = _insert_rows(conn, Message, msg_rows)
+                msg_ids = bulk.insert_rows(conn, bulk.table_of(Message), msg_rows)
                 audit.append_entries(
                     conn,
                     partial + [
@@ -227,32 +226,6 @@ def _write_once(ledger: Ledger, drafts: Sequence[SubmissionDraft]) -> list[Accep
                     ],
                 )
     return [r for r in results if r is not None]
-
-
-def _insert_rows(conn: Connection, model: type[Submission] | type[Message], rows: list[dict[str, Any]]) -> list[int]:
-    """Insert ``rows`` and return their ids, in order.
-
-    PostgreSQL: ids are drawn from the table's sequence first and the rows sent with a plain
-    ``executemany`` (psycopg pipelines one prepared statement). A multi-row ``INSERT ... VALUES
-    (...), (...) RETURNING`` differs in text with every batch size, so psycopg re-parses it each
-    time; that alone was half of the CPU of a batch. SQLite: one multi-row insert with RETURNING.
-    """
-    table = cast(Table, model.__table__)
-    if conn.dialect.name == "postgresql":
-        sequence = f"pg_get_serial_sequence('{table.name}', 'id')"  # our own table name, not input
-        ids = sorted(
-            int(i)
-            for i in conn.execute(
-                text(f"SELECT nextval({sequence}) FROM generate_series(1, :n)"),  # noqa: S608
-                {"n": len(rows)},
-            ).scalars()
-        )
-        for row, new_id in zip(rows, ids, strict=True):
-            row["id"] = new_id
-        conn.execute(insert(table), rows)
-        return ids
-    returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return [int(i) for i in conn.execute(returning, rows).scalars().all()]
 
 
 class IntakeCommitter:

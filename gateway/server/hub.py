@@ -41,7 +41,7 @@ from gateway.server.diskguard import disk_guard_for
 from gateway.server.parse_budget import BudgetedParser
 from gateway.server.replay import replayed_elsewhere
 from gateway.server.routing import Route, Router
-from gateway.server.trace import apply_recipe, hop_recipe, outbound_bytes
+from gateway.server.trace import append_trace, hop_recipe, outbound_bytes
 from gateway.transport.hmac_auth import VerifiedRequest, sdk_hex
 
 log = logging.getLogger("lienthong.hub")
@@ -205,8 +205,10 @@ class HubService:
         ``adapter`` names the legacy adapter the package was translated by (kept on its messages).
         """
         data = body[:-2] if body.endswith(b"\r\n") else body
-        start = data.lstrip()[:5].removeprefix(b"\xef\xbb\xbf")
-        if data.strip() and not data.lstrip().removeprefix(b"\xef\xbb\xbf").startswith(b"<"):
+        head = data[:4096].lstrip() or data.lstrip()[:4096]  # the checks only need the first bytes
+        blank = not head
+        if not blank and not head.removeprefix(b"\xef\xbb\xbf").startswith(b"<"):
+            start = head[:5].removeprefix(b"\xef\xbb\xbf")
             raise SchemaValidationError(
                 f"the body is not an XML document (it starts with {start!r}); sendEdoc expects the .edxml file"
             )
@@ -216,7 +218,7 @@ class HubService:
             raise SchemaValidationError(
                 "hash-file does not match the body (SHA-256 of the file without CRLF)"
             )
-        if not data.strip():
+        if blank:
             raise SchemaValidationError("empty body: sendEdoc expects the .edxml file")
         source = f"sendEdoc from {system.system_id}"
         result = self.parser.parse(data, source)  # under max_parse_seconds (gateway/server/parse_budget.py)
@@ -246,8 +248,9 @@ class HubService:
         routes = self.router.route(recipients, trace_ids)
         self.diskguard.check(len(data))  # refuse before the disk is full (a retryable 503)
         original = self.diskguard.guarded(self.blobs.put_bytes, data, sha256=digest)
-        hop = hop_recipe(self.settings.node_id, vn_now(self.settings))
-        outbound = apply_recipe(data, hop)
+        when = vn_now(self.settings)
+        hop = hop_recipe(self.settings.node_id, when)
+        outbound = append_trace(data, self.settings.node_id, when)  # = apply_recipe(data, hop), without its JSON
         out_sha, out_size = hashlib.sha256(outbound).hexdigest(), len(outbound)
         if isinstance(pkg, StatusPackage):
             self.blobs.sync()  # the status path commits on its own: make its blob durable first
