@@ -7,14 +7,16 @@ caller or the ledger can see, so the tests hold however the writer thread is bui
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from concurrent.futures import Future
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
 
-from gateway.errors import ConflictError, LedgerError
+from gateway.errors import BlobStoreError, ConflictError, GatewayError, LedgerError
 from gateway.ledger import Ledger, verify_chain
 from gateway.ledger.intake import Accepted, IntakeCommitter, RouteDraft, SubmissionDraft, write_batch
 from gateway.ledger.models import Submission
@@ -147,3 +149,82 @@ def test_the_writer_is_a_named_daemon_thread(ledger: Ledger) -> None:
         assert writers and all(t.daemon for t in writers)
     finally:
         committer.close(timeout=60)
+
+
+@pytest.mark.parametrize("poison", [{"system_id": None}, {"payload_size": 2**70}], ids=["not-null", "overflow"])
+def test_a_refused_batch_is_logged_once_and_the_refused_package_by_its_document_id(
+    ledger: Ledger, caplog: pytest.LogCaptureFixture, poison: dict[str, object]
+) -> None:
+    """Operators find the package at fault by the ``document_id`` of its log line; the batch-level
+    line names no document (it is about all of them) and says why the batch was split."""
+    caplog.set_level(logging.INFO, logger="lienthong.ledger.intake")
+    hook = _HeldFirstBatch()
+    committer = IntakeCommitter(ledger, before_commit=hook)
+    bad = replace(draft(62), **poison)  # type: ignore[arg-type]  # a row the database refuses
+    try:
+        held = committer.enqueue(draft(60))
+        _wait_until(lambda: hook.batches == 1)
+        futures = [committer.enqueue(d) for d in (draft(61), bad, draft(63))]
+        hook.release.set()
+        assert held.result(60).created
+        assert futures[0].result(60).created and futures[2].result(60).created
+        refused = futures[1].exception(60)
+    finally:
+        hook.release.set()
+        committer.close(timeout=60)
+    assert isinstance(refused, GatewayError)
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    split = [r for r in lines if r.getMessage().startswith("ledger refused a batch of 3 (")]
+    assert len(split) == 1, [r.getMessage() for r in lines]
+    text = split[0].getMessage()
+    assert text.endswith("); committing its members one by one")
+    cause = text.removeprefix("ledger refused a batch of 3 (").removesuffix("); committing its members one by one")
+    assert cause and cause != "None"
+    assert "document_id" in split[0].__dict__ and split[0].__dict__["document_id"] is None
+    named = [r for r in lines if r.__dict__.get("document_id") == bad.document_id]
+    assert len(named) == 1, [r.getMessage() for r in lines]
+    assert named[0].getMessage() in (f"ledger refused a package: {refused}", "ledger write failed")
+
+
+class _FailingSecondSync(_HeldFirstBatch):
+    """Holds the first batch like its parent, then fails the second batch's sync as ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def __call__(self) -> None:
+        super().__call__()
+        if self.batches == 2:
+            raise self.error
+
+
+@pytest.mark.parametrize("members", [1, 2, 3])
+@pytest.mark.parametrize("error", [BlobStoreError("cannot sync the blob store: EIO"), RuntimeError("EIO")],
+                         ids=["blobstore-error", "unexpected-error"])
+def test_a_failed_blob_sync_records_nothing_of_its_batch(ledger: Ledger, members: int, error: Exception) -> None:
+    """The hub's before_commit makes the batch's blobs durable: if it fails, no package of the batch
+    may be recorded (and so acknowledged), not even one by one; every waiter gets the error."""
+    hook = _FailingSecondSync(error)
+    committer = IntakeCommitter(ledger, before_commit=hook)
+    try:
+        held = committer.enqueue(draft(70))
+        _wait_until(lambda: hook.batches == 1)
+        futures = [committer.enqueue(draft(71 + i)) for i in range(members)]
+        hook.release.set()
+        assert held.result(60).created
+        errors = [f.exception(60) for f in futures]
+        after = committer.submit(draft(80))  # the next batch syncs again and is recorded
+    finally:
+        hook.release.set()
+        committer.close(timeout=60)
+    assert hook.batches == 3 and after.created
+    if isinstance(error, GatewayError):
+        assert all(e is error for e in errors)
+    else:
+        assert all(isinstance(e, LedgerError) and e.retryable for e in errors)
+        assert all(str(e) == "cannot make the batch durable: RuntimeError" for e in errors)
+    with ledger.reader() as s:
+        stored = set(s.execute(select(Submission.document_id)).scalars())
+    assert stored == {draft(70).document_id, draft(80).document_id}
+
