@@ -184,6 +184,9 @@ def test_a_refused_batch_is_logged_once_and_the_refused_package_by_its_document_
     named = [r for r in lines if r.__dict__.get("document_id") == bad.document_id]
     assert len(named) == 1, [r.getMessage() for r in lines]
     assert named[0].getMessage() in (f"ledger refused a package: {refused}", "ledger write failed")
+    if named[0].getMessage() == "ledger write failed":  # not a ledger error (SQLite's int overflow)
+        assert isinstance(refused, LedgerError) and refused.retryable
+        assert str(refused).startswith("ledger write failed: ") and not str(refused).endswith("NoneType")
 
 
 class _FailingSecondSync(_HeldFirstBatch):
@@ -228,3 +231,14 @@ def test_a_failed_blob_sync_records_nothing_of_its_batch(ledger: Ledger, members
         stored = set(s.execute(select(Submission.document_id)).scalars())
     assert stored == {draft(70).document_id, draft(80).document_id}
 
+
+
+def test_a_conflicting_resend_through_the_committer_gets_the_conflict_error(ledger: Ledger) -> None:
+    committer = IntakeCommitter(ledger)
+    try:
+        first = committer.submit(draft(100))
+        with pytest.raises(ConflictError, match=f"DocId {first.doc_id}"):
+            committer.submit(draft(100, sha="d" * 64))
+        assert committer.submit(draft(100)) == Accepted(first.doc_id, False)
+    finally:
+        committer.close(timeout=60)
