@@ -40,7 +40,8 @@ coverage: setup   ## pytest with branch coverage (subprocesses included); report
 	  COVERAGE_FILE=$(CURDIR)/var/coverage/.coverage $(VENV)/coverage combine -q --keep var/coverage >/dev/null 2>&1; \
 	  $(VENV)/coverage report --data-file=var/coverage/.coverage | tail -1; \
 	  echo "== security-critical modules (goal >= 95 % of branches)"; \
-	  $(VENV)/python scripts/coverage_report.py var/coverage/.coverage $(CRITICAL); \
+	  $(VENV)/python scripts/coverage_report.py var/coverage/.coverage $(CRITICAL) \
+	    $(if $(COV_ARGS),,--require-measured gateway/cli/hub.py:cmd_serve) || { [ $$rc -ne 0 ] || rc=1; }; \
 	  $(VENV)/coverage html -q --data-file=var/coverage/.coverage -d var/coverage/html; \
 	  echo "HTML report: var/coverage/html/index.html"; exit $$rc
 

@@ -285,9 +285,21 @@ class IntakeCommitter:
                 self._commit(batch)
 
     def _commit(self, batch: list[tuple[SubmissionDraft, Future[Accepted]]]) -> None:
-        try:
-            if self.before_commit is not None:
+        if self.before_commit is not None:
+            try:
                 self.before_commit()
+            except Exception as exc:  # every waiter must get an answer
+                # the batch's blobs may not be durable: record none of it (committing its members one
+                # by one, as for a database refusal, would acknowledge packages whose blobs never
+                # reached the disk)
+                log.exception("the sync before the group commit failed", extra={"document_id": None})
+                error = exc if isinstance(exc, GatewayError) else LedgerError(
+                    f"cannot make the batch durable: {type(exc).__name__}", retryable=True
+                )
+                for _, fut in batch:
+                    fut.set_exception(error)
+                return
+        try:
             results = write_batch(self.ledger, [d for d, _ in batch])
         except GatewayError as exc:
             if len(batch) > 1 and not exc.retryable:

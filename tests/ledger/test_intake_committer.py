@@ -1,0 +1,244 @@
+"""The group committer's promises to the request threads: bounded batches, a clean shutdown, precise refusals.
+
+Each test drives :class:`IntakeCommitter` through its public calls only (``enqueue``/``submit``,
+``close``, the ``before_commit`` hook the hub uses to sync blobs once per batch) and checks what a
+caller or the ledger can see, so the tests hold however the writer thread is built inside.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway.errors import BlobStoreError, ConflictError, GatewayError, LedgerError
+from gateway.ledger import Ledger, verify_chain
+from gateway.ledger.intake import Accepted, IntakeCommitter, RouteDraft, SubmissionDraft, write_batch
+from gateway.ledger.models import Submission
+
+pytestmark = pytest.mark.db
+
+H41 = "000.00.00.H41"
+
+
+def draft(n: int, sha: str | None = None) -> SubmissionDraft:
+    return SubmissionDraft(
+        message_type="edoc",
+        document_id=f"{H41},2026/12/02,{n}/UBND",
+        sender=H41,
+        payload_sha256=sha or f"{n:064x}",
+        payload_size=100,
+        system_id="sys-a",
+        routes=(RouteDraft("local", "sys-b", ("000.00.00.G22",)),),
+        outbound_sha256=f"{n + 10**6:064x}",
+        outbound_size=120,
+        actor="sys-a",
+    )
+
+
+def _wait_until(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout  # a deadline for a loaded machine, not a timing goal
+    while not predicate():
+        assert time.monotonic() < deadline, "the committer never reached the expected point"
+        time.sleep(0.01)
+
+
+class _HeldFirstBatch:
+    """A ``before_commit`` hook that counts batches and holds the first one until released."""
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.release = threading.Event()
+
+    def __call__(self) -> None:
+        self.batches += 1
+        if self.batches == 1:
+            assert self.release.wait(60), "the test never released the first batch"
+
+
+def test_a_conflict_names_the_document_the_sender_and_the_submission_already_stored(ledger: Ledger) -> None:
+    first = write_batch(ledger, [draft(1)])[0]
+    assert isinstance(first, Accepted)
+    refused = write_batch(ledger, [draft(1, sha="e" * 64)])[0]
+    assert isinstance(refused, ConflictError)
+    text = str(refused)
+    assert f"edoc '{H41},2026/12/02,1/UBND' from {H41}" in text
+    assert f"(DocId {first.doc_id})" in text and "different content" in text
+
+
+def test_no_batch_is_larger_than_max_batch(ledger: Ledger) -> None:
+    hook = _HeldFirstBatch()
+    committer = IntakeCommitter(ledger, max_batch=2, before_commit=hook)
+    try:
+        futures = [committer.enqueue(draft(0))]
+        _wait_until(lambda: hook.batches == 1)  # the writer holds batch [0]; the rest queue up behind it
+        futures += [committer.enqueue(draft(n)) for n in range(1, 6)]
+        hook.release.set()
+        results = [f.result(60) for f in futures]
+    finally:
+        hook.release.set()
+        committer.close(timeout=60)
+    assert hook.batches == 4  # [0], [1, 2], [3, 4], [5]: five queued drafts, at most two per commit
+    assert all(r.created for r in results) and len({r.doc_id for r in results}) == 6
+    with ledger.reader() as s:
+        assert s.scalar(select(func.count()).select_from(Submission)) == 6
+        assert verify_chain(s).ok
+
+
+def test_close_finishes_the_queued_work_before_it_returns(ledger: Ledger) -> None:
+    hook = _HeldFirstBatch()
+    committer = IntakeCommitter(ledger, max_batch=3, before_commit=hook)
+    futures: list[Future[Accepted]] = [committer.enqueue(draft(10))]
+    _wait_until(lambda: hook.batches == 1)
+    futures += [committer.enqueue(draft(n)) for n in range(11, 16)]
+    # the first batch is released only a while after close() was called: close() must wait for it
+    # and for the two batches queued behind it, not return at once
+    threading.Timer(1.0, hook.release.set).start()
+    committer.close(timeout=60)
+    assert all(f.done() for f in futures), "close() returned before the queued submissions were committed"
+    assert all(f.result().created for f in futures)
+    with ledger.reader() as s:
+        assert s.scalar(select(func.count()).select_from(Submission)) == 6
+
+
+def test_a_closed_committer_refuses_new_work_with_a_retryable_error(ledger: Ledger) -> None:
+    committer = IntakeCommitter(ledger)
+    assert committer.submit(draft(20)).created
+    committer.close(timeout=60)
+    with pytest.raises(LedgerError) as info:
+        committer.enqueue(draft(21))
+    assert info.value.retryable  # the next worker (or the restarted process) can take it
+    assert str(info.value) == "the ledger writer is shutting down; retry"
+    with ledger.reader() as s:
+        assert s.scalar(select(func.count()).select_from(Submission)) == 1
+
+
+def test_closing_an_unused_committer_returns_at_once_and_still_refuses_work(ledger: Ledger) -> None:
+    committer = IntakeCommitter(ledger)
+    committer.close(timeout=60)  # no writer thread was ever started
+    with pytest.raises(LedgerError, match="shutting down"):
+        committer.submit(draft(30))
+
+
+def test_close_gives_up_waiting_after_its_timeout_when_a_batch_is_stuck(ledger: Ledger) -> None:
+    hook = _HeldFirstBatch()
+    committer = IntakeCommitter(ledger, before_commit=hook)
+    future = committer.enqueue(draft(40))
+    _wait_until(lambda: hook.batches == 1)  # the batch hangs in before_commit (a stuck disk sync)
+    closer = threading.Thread(target=committer.close, kwargs={"timeout": 0.2})
+    closer.start()
+    closer.join(60)
+    still_closing = closer.is_alive()
+    hook.release.set()
+    closer.join(60)
+    assert not still_closing, "close() waited for a stuck batch beyond its timeout (shutdown would hang)"
+    assert future.result(60).created  # the stuck batch still completes once the sync returns
+
+
+def test_the_writer_is_a_named_daemon_thread(ledger: Ledger) -> None:
+    """A forgotten ``close()`` must never keep the process alive, and thread dumps name the writer."""
+    committer = IntakeCommitter(ledger)
+    try:
+        committer.submit(draft(50))
+        writers = [t for t in threading.enumerate() if t.name == "lienthong-intake"]
+        assert writers and all(t.daemon for t in writers)
+    finally:
+        committer.close(timeout=60)
+
+
+@pytest.mark.parametrize("poison", [{"system_id": None}, {"payload_size": 2**70}], ids=["not-null", "overflow"])
+def test_a_refused_batch_is_logged_once_and_the_refused_package_by_its_document_id(
+    ledger: Ledger, caplog: pytest.LogCaptureFixture, poison: dict[str, object]
+) -> None:
+    """Operators find the package at fault by the ``document_id`` of its log line; the batch-level
+    line names no document (it is about all of them) and says why the batch was split."""
+    caplog.set_level(logging.INFO, logger="lienthong.ledger.intake")
+    hook = _HeldFirstBatch()
+    committer = IntakeCommitter(ledger, before_commit=hook)
+    bad = replace(draft(62), **poison)  # type: ignore[arg-type]  # a row the database refuses
+    try:
+        held = committer.enqueue(draft(60))
+        _wait_until(lambda: hook.batches == 1)
+        futures = [committer.enqueue(d) for d in (draft(61), bad, draft(63))]
+        hook.release.set()
+        assert held.result(60).created
+        assert futures[0].result(60).created and futures[2].result(60).created
+        refused = futures[1].exception(60)
+    finally:
+        hook.release.set()
+        committer.close(timeout=60)
+    assert isinstance(refused, GatewayError)
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    split = [r for r in lines if r.getMessage().startswith("ledger refused a batch of 3 (")]
+    assert len(split) == 1, [r.getMessage() for r in lines]
+    text = split[0].getMessage()
+    assert text.endswith("); committing its members one by one")
+    cause = text.removeprefix("ledger refused a batch of 3 (").removesuffix("); committing its members one by one")
+    assert cause and cause != "None"
+    assert "document_id" in split[0].__dict__ and split[0].__dict__["document_id"] is None
+    named = [r for r in lines if r.__dict__.get("document_id") == bad.document_id]
+    assert len(named) == 1, [r.getMessage() for r in lines]
+    assert named[0].getMessage() in (f"ledger refused a package: {refused}", "ledger write failed")
+    if named[0].getMessage() == "ledger write failed":  # not a ledger error (SQLite's int overflow)
+        assert isinstance(refused, LedgerError) and refused.retryable
+        assert str(refused).startswith("ledger write failed: ") and not str(refused).endswith("NoneType")
+
+
+class _FailingSecondSync(_HeldFirstBatch):
+    """Holds the first batch like its parent, then fails the second batch's sync as ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def __call__(self) -> None:
+        super().__call__()
+        if self.batches == 2:
+            raise self.error
+
+
+@pytest.mark.parametrize("members", [1, 2, 3])
+@pytest.mark.parametrize("error", [BlobStoreError("cannot sync the blob store: EIO"), RuntimeError("EIO")],
+                         ids=["blobstore-error", "unexpected-error"])
+def test_a_failed_blob_sync_records_nothing_of_its_batch(ledger: Ledger, members: int, error: Exception) -> None:
+    """The hub's before_commit makes the batch's blobs durable: if it fails, no package of the batch
+    may be recorded (and so acknowledged), not even one by one; every waiter gets the error."""
+    hook = _FailingSecondSync(error)
+    committer = IntakeCommitter(ledger, before_commit=hook)
+    try:
+        held = committer.enqueue(draft(70))
+        _wait_until(lambda: hook.batches == 1)
+        futures = [committer.enqueue(draft(71 + i)) for i in range(members)]
+        hook.release.set()
+        assert held.result(60).created
+        errors = [f.exception(60) for f in futures]
+        after = committer.submit(draft(80))  # the next batch syncs again and is recorded
+    finally:
+        hook.release.set()
+        committer.close(timeout=60)
+    assert hook.batches == 3 and after.created
+    if isinstance(error, GatewayError):
+        assert all(e is error for e in errors)
+    else:
+        assert all(isinstance(e, LedgerError) and e.retryable for e in errors)
+        assert all(str(e) == "cannot make the batch durable: RuntimeError" for e in errors)
+    with ledger.reader() as s:
+        stored = set(s.execute(select(Submission.document_id)).scalars())
+    assert stored == {draft(70).document_id, draft(80).document_id}
+
+
+
+def test_a_conflicting_resend_through_the_committer_gets_the_conflict_error(ledger: Ledger) -> None:
+    committer = IntakeCommitter(ledger)
+    try:
+        first = committer.submit(draft(100))
+        with pytest.raises(ConflictError, match=f"DocId {first.doc_id}"):
+            committer.submit(draft(100, sha="d" * 64))
+        assert committer.submit(draft(100)) == Accepted(first.doc_id, False)
+    finally:
+        committer.close(timeout=60)
