@@ -8,6 +8,7 @@ workers (``lienthong db upgrade`` does it by hand).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,7 +30,11 @@ from gateway.server.legacy_push import build_legacy_router
 from gateway.server.operator_api import build_operator_router
 
 
-def create_app(settings: HubSettings, *, migrate: bool = False, deliver: bool = True) -> FastAPI:
+def create_app(
+    settings: HubSettings, *, migrate: bool = False, deliver: bool = True, prestart_workers: bool = False
+) -> FastAPI:
+    """The hub's ASGI app. ``prestart_workers`` (``lienthong serve``) starts one parse-sandbox worker at
+    start-up, so the first heavy package does not pay a worker's start-up on the request path."""
     ledger = Ledger.open(settings, migrate=migrate, pool_size=20)
     blobs = BlobStore(settings.blob_dir, fsync=False)  # durability by HubService's group sync
     directory = Directory.from_json(settings.directory_file) if settings.directory_file else Directory()
@@ -40,6 +45,8 @@ def create_app(settings: HubSettings, *, migrate: bool = False, deliver: bool = 
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if worker is not None:
             worker.start()
+        if prestart_workers:
+            threading.Thread(target=hub.parser.sandbox.prestart, name="lienthong-sandbox-prestart", daemon=True).start()
         try:
             yield
         finally:
@@ -74,7 +81,7 @@ def app_from_env() -> FastAPI:
     from gateway.server.logs import configure_json_logging
 
     configure_json_logging()
-    return create_app(load_settings())
+    return create_app(load_settings(), prestart_workers=True)
 
 
 __all__ = ["app_from_env", "create_app"]

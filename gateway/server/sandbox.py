@@ -105,6 +105,29 @@ class Sandbox:
                 "all translation workers are busy; retry later", retryable=True
             ) from None
 
+    def prestart(self, count: int = 1) -> None:
+        """Start up to ``count`` workers now (blocking; run it on a background thread at server start).
+
+        A worker's start-up (a fresh interpreter, imports, schema compilation) costs about a second of
+        CPU; paid on the first heavy request it lands, all at once, on the clients served beside it.
+        """
+        for _ in range(count):
+            with self._lock:
+                if self._closed or self._started >= self.size:
+                    return
+                self._started += 1
+            try:
+                worker = _Worker(self._ctx, self.warmup)
+            except BaseException:
+                with self._lock:
+                    self._started -= 1
+                log.warning("sandbox worker did not pre-start; it will start on first use")
+                return
+            if self._closed:
+                worker.kill()
+                return
+            self._idle.put(worker)
+
     def _replace(self, worker: _Worker) -> None:
         worker.kill()
         with self._lock:

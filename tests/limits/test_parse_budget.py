@@ -164,3 +164,23 @@ def test_a_tightened_limit_in_hub_toml_refuses_a_legacy_push_the_default_accepts
         r = httpx.post(f"{hub.url}/legacy/qlvb_soap", content=big, timeout=180,
                        headers={"Authorization": auth, "Content-Type": "text/xml; charset=utf-8"})
         assert "max_elements" in r.text and "<ChapNhan>true</ChapNhan>" not in r.text, r.text
+
+
+def test_a_prestarted_worker_serves_the_first_heavy_package() -> None:
+    """``lienthong serve`` pre-starts a sandbox worker, so the first heavy package does not pay a
+    worker's start-up (a fresh interpreter, imports) on the request path, beside the clean clients."""
+    import os
+
+    from gateway.server.sandbox import Sandbox
+
+    sandbox = Sandbox(size=2, budget_seconds=60)
+    try:
+        sandbox.prestart(5)  # never more than the pool's size
+        assert sandbox._idle.qsize() == 2
+        pids = {w.process.pid for w in list(sandbox._idle.queue)}
+        assert sandbox.run(os.getpid) in pids  # served by a pre-started worker, none spawned
+        assert sandbox._started == 2
+    finally:
+        sandbox.close()
+    sandbox.prestart(1)  # a closed sandbox starts nothing
+    assert sandbox._idle.qsize() == 0
