@@ -49,7 +49,8 @@ mutation: setup   ## mutmut over the security-critical modules, one at a time; p
 	@$(VENV)/python scripts/mutation.py --max-children $${MUTATION_CHILDREN:-2} $(MODULES)
 
 bench: setup      ## every benchmark; each prints its figures and its ratio to a baseline
-	@for b in bench/bench_*.py; do echo "== $$b"; $(VENV)/python $$b || exit 1; done
+	@failed=""; for b in bench/bench_*.py; do echo "== $$b"; $(VENV)/python $$b || failed="$$failed $$b"; done; \
+	  if [ -n "$$failed" ]; then echo "make bench: goal missed or error in:$$failed" >&2; exit 1; fi
 
 airflow: setup    ## Airflow standalone with the lienthong DAGs on 127.0.0.1:$${AIRFLOW_PORT:-8080} (Ctrl-C stops it)
 	@bash scripts/airflow-standalone.sh run
