@@ -86,18 +86,22 @@ class Sandbox:
         self._started = 0
         self._closed = False
 
+    def _spawn(self) -> _Worker:
+        """A new worker; the caller has counted it in ``_started`` (uncounted again if it fails)."""
+        try:
+            return _Worker(self._ctx, self.warmup)
+        except BaseException:
+            with self._lock:
+                self._started -= 1
+            raise
+
     def _take(self, deadline: float) -> _Worker:
         with self._lock:
             spawn = self._idle.empty() and self._started < self.size
             if spawn:
                 self._started += 1
         if spawn:  # start-up time is not the document's: it does not count against the budget
-            try:
-                return _Worker(self._ctx, self.warmup)
-            except BaseException:
-                with self._lock:
-                    self._started -= 1
-                raise
+            return self._spawn()
         try:
             return self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
@@ -117,10 +121,8 @@ class Sandbox:
                     return
                 self._started += 1
             try:
-                worker = _Worker(self._ctx, self.warmup)
-            except BaseException:
-                with self._lock:
-                    self._started -= 1
+                worker = self._spawn()
+            except Exception:
                 log.warning("sandbox worker did not pre-start; it will start on first use")
                 return
             if self._closed:
