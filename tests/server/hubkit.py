@@ -127,6 +127,23 @@ def sdk_call(url: str, op: str, system_id: str, secret: str, header_object: dict
                          timeout=30)
 
 
+def send_through_relay(hub_a: RunningHub, hub_b: RunningHub, count: int, first: int,
+                       recipient: str = "000.00.00.G22") -> list:
+    """Register the relay pair's systems (sys-h41 on A, A's upstream account and ``recipient``'s
+    system on B) and send ``count`` one-attachment documents to A; every answer must be OK."""
+    from gateway.edxml import Organization, build_package
+    from gateway.edxml.samples import sample_edoc
+
+    hub_a.ledger.add_system("sys-h41", "s-h41", ["000.00.00.H41"])
+    hub_b.ledger.add_system("A-at-B", "secret-ab", ["*"], kind="hub")
+    hub_b.ledger.add_system("sys-g22", "s-g22", [recipient])
+    edocs = [sample_edoc(first + i, attachments=1, recipients=(Organization(recipient),)) for i in range(count)]
+    for edoc in edocs:
+        r = sdk_send(hub_a.url, "sys-h41", "s-h41", build_package(edoc))
+        assert r.json()["status"] == "OK", r.text
+    return edocs
+
+
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):
     deadline = time.monotonic() + timeout
     while True:

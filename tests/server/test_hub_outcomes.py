@@ -19,12 +19,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hubkit import CyclingProxy, free_socket, running_hubs, sdk_send, wait_for
+from hubkit import CyclingProxy, free_socket, running_hubs, send_through_relay, wait_for
 from sqlalchemy import func, select
 
 from gateway.config import HubSettings, RemoteHubSettings
-from gateway.edxml import Organization, build_package
-from gateway.edxml.samples import sample_edoc
 from gateway.ledger import verify_chain
 from gateway.ledger.models import Attempt, Message, Submission
 from gateway.transport.outcomes import retry_after_seconds
@@ -105,13 +103,7 @@ def test_intermediary_answers_are_retried_not_dead_and_stored_once(tmp_path: Pat
     n = 14
     try:
         with running_hubs(a, b, socks=[free_socket(), sock_b]) as (hub_a, hub_b):
-            hub_a.ledger.add_system("sys-h41", "s-h41", ["000.00.00.H41"])
-            hub_b.ledger.add_system("A-at-B", "secret-ab", ["*"], kind="hub")
-            hub_b.ledger.add_system("sys-g22", "s-g22", [G22])
-            edocs = [sample_edoc(30_000 + i, attachments=1, recipients=(Organization(G22),)) for i in range(n)]
-            for edoc in edocs:
-                r = sdk_send(hub_a.url, "sys-h41", "s-h41", build_package(edoc))
-                assert r.json()["status"] == "OK", r.text
+            edocs = send_through_relay(hub_a, hub_b, n, 30_000, recipient=G22)
 
             def all_sent() -> bool:
                 with hub_a.ledger.reader() as s:
