@@ -8,13 +8,14 @@ caller or the ledger can see, so the tests hold however the writer thread is bui
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from concurrent.futures import Future
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from gateway.errors import BlobStoreError, ConflictError, GatewayError, LedgerError, SchemaValidationError
 from gateway.ledger import Ledger, verify_chain
@@ -151,13 +152,39 @@ def test_the_writer_is_a_named_daemon_thread(ledger: Ledger) -> None:
         committer.close(timeout=60)
 
 
-@pytest.mark.parametrize("poison", [{"system_id": None}, {"payload_size": 2**70}], ids=["not-null", "overflow"])
+TOO_LONG = "D" * 3000  # over VARCHAR(512) on PostgreSQL, over the length limit set below on SQLite
+
+
+def _refuse_long_values_on_sqlite(ledger: Ledger) -> None:
+    """Make SQLite refuse a value its column cannot hold, as PostgreSQL does for VARCHAR(512).
+
+    SQLite enforces no column length, but it does enforce ``SQLITE_LIMIT_LENGTH``, and sqlite3 reports
+    a value over it as ``DataError`` (SQLITE_TOOBIG), the very class PostgreSQL's "value too long"
+    arrives as. So the DataError path, which the hub relies on for PostgreSQL, runs on SQLite too
+    (where ``make mutation`` runs)."""
+    if ledger.engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(ledger.engine, "connect")
+    def _limit(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        dbapi_conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 2048)
+
+    ledger.engine.dispose()  # the pooled connections were opened without the limit
+
+
+@pytest.mark.parametrize(
+    "poison",
+    [{"system_id": None}, {"payload_size": 2**70}, {"document_id": TOO_LONG}],
+    ids=["not-null", "overflow", "value-too-long"],
+)
 def test_a_refused_batch_is_logged_once_and_the_refused_package_by_its_document_id(
     ledger: Ledger, caplog: pytest.LogCaptureFixture, poison: dict[str, object]
 ) -> None:
     """Operators find the package at fault by the ``document_id`` of its log line; the batch-level
     line names no document (it is about all of them) and says why the batch was split."""
     caplog.set_level(logging.INFO, logger="lienthong.ledger.intake")
+    if poison.get("document_id") == TOO_LONG:
+        _refuse_long_values_on_sqlite(ledger)
     hook = _HeldFirstBatch()
     committer = IntakeCommitter(ledger, before_commit=hook)
     bad = replace(draft(62), **poison)  # type: ignore[arg-type]  # a row the database refuses
@@ -184,7 +211,9 @@ def test_a_refused_batch_is_logged_once_and_the_refused_package_by_its_document_
     named = [r for r in lines if r.__dict__.get("document_id") == bad.document_id]
     assert len(named) == 1, [r.getMessage() for r in lines]
     message = named[0].getMessage()
-    if isinstance(refused, SchemaValidationError):  # PostgreSQL: the column refused the value (DataError)
+    if poison.get("document_id") == TOO_LONG:  # the column refused the value (DataError): a 422, never a 500
+        assert isinstance(refused, SchemaValidationError)
+    if isinstance(refused, SchemaValidationError):  # the column refused the value (DataError)
         # the sender gets a 422 without the driver's words; the operator's log line keeps them
         assert str(refused).startswith("the ledger cannot store a field of this package")
         assert message.startswith("ledger refused a package: ledger error: ") and str(refused) not in message
@@ -248,3 +277,22 @@ def test_a_conflicting_resend_through_the_committer_gets_the_conflict_error(ledg
         assert committer.submit(draft(100)) == Accepted(first.doc_id, False)
     finally:
         committer.close(timeout=60)
+
+
+def test_a_value_the_column_cannot_hold_alone_is_refused_with_a_422_naming_no_driver_detail(ledger: Ledger) -> None:
+    """A batch of one takes the direct path (no split): its refusal is still the 422 without the
+    driver's message (which quotes the SQL and the value), and nothing of it is stored."""
+    _refuse_long_values_on_sqlite(ledger)
+    committer = IntakeCommitter(ledger)
+    try:
+        with pytest.raises(SchemaValidationError) as info:
+            committer.submit(replace(draft(90), document_id=TOO_LONG))
+        assert committer.submit(draft(91)).created  # the writer carries on
+    finally:
+        committer.close(timeout=60)
+    text = str(info.value)
+    assert text == "the ledger cannot store a field of this package (a value is too long or malformed for its column)"
+    assert not info.value.retryable
+    with ledger.reader() as s:
+        assert set(s.execute(select(Submission.document_id)).scalars()) == {draft(91).document_id}
+        assert verify_chain(s).ok
