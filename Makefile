@@ -33,7 +33,8 @@ test-pg: setup services    ## the database tests again, against PostgreSQL ($(PG
 
 # Branch coverage of gateway/ with the subprocesses the tests start (docs/testing.md).
 CRITICAL := gateway/signing/verify.py gateway/signing/xmldsig.py gateway/transport/hmac_auth.py \
-  gateway/ledger/intake.py gateway/ledger/audit.py gateway/blobstore.py gateway/server/hub.py gateway/edxml/build.py
+  gateway/ledger/intake.py gateway/ledger/audit.py gateway/blobstore.py gateway/server/hub.py gateway/edxml/build.py \
+  gateway/signing/verify_checks.py gateway/signing/revisions.py gateway/signing/verify_finish.py gateway/signing/visual.py
 coverage: setup   ## pytest with branch coverage (subprocesses included); report for gateway/ and the critical modules
 	@rm -rf var/coverage && mkdir -p var/coverage
 	@COVERAGE_FILE=$(CURDIR)/var/coverage/.coverage $(VENV)/python -m pytest -q -p no:cacheprovider --cov --cov-branch --cov-report= $(COV_ARGS); rc=$$?; \
