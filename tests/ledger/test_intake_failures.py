@@ -245,7 +245,7 @@ def test_a_failed_blob_sync_is_logged_once_as_an_error_of_the_batch(
 
     committer = IntakeCommitter(ledger, before_commit=fail)
     try:
-        with pytest.raises(LedgerError, match="^cannot make the batch durable: OSError$"):
+        with pytest.raises(LedgerError, match=r"^cannot make the batch durable: OSError$"):
             committer.submit(draft(50))
     finally:
         committer.close(timeout=60)
