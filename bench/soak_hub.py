@@ -154,7 +154,13 @@ def measure_max(url: str, work: Path, port: int, pid: int) -> float:
     return float(bh.run_wrk(url, 64, 5.0, reqs, parts, pid)["per_second"])
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # run the finally blocks: stop the hub, drop the schema
+
+
 def main() -> None:
+    # a soak stopped with kill (not ^C) used to leave its hub and workers running, orphaned
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--rate", type=float, default=0.0, help="offered packages/s (default: --fraction of the max)")

@@ -58,17 +58,15 @@ def format_datetime(value: datetime) -> str:
     )
 
 
-def _text(value: str, path: str | list[str], leaf: str | None = None) -> str:
+def _text(value: str, path: list[str], leaf: str) -> str:
     """``value`` escaped for XML text; refuses characters XML 1.0 cannot carry, naming the path."""
     if _NEEDS_CARE.search(value) is None:  # the common case: one C-level scan, nothing to do
         return value
     bad = _ILLEGAL_XML.search(value)
     if bad:
-        parts = [path] if isinstance(path, str) else list(path)
-        where = "/".join([*parts, leaf] if leaf else parts)  # joined only on error
         raise SchemaValidationError(
             "text cannot be written as XML 1.0",
-            [ValidationIssue(f"illegal character U+{ord(bad.group()):04X}", path=where)],
+            [ValidationIssue(f"illegal character U+{ord(bad.group()):04X}", path="/".join([*path, leaf]))],
         )
     return value.translate(_ESCAPES)
 
@@ -258,14 +256,21 @@ def _zip_one(att: Attachment) -> bytes:
     return buf.getvalue()
 
 
+def _escaped(value: str) -> str:
+    """``value`` escaped for XML text, for a value :func:`_text` has already checked."""
+    return value.translate(_ESCAPES) if _NEEDS_CARE.search(value) else value
+
+
 def _attachment(w: _Writer, att: Attachment) -> None:
-    cid = _text(att.content_id, "Attachment/ContentId")
-    w.raw(f"<Attachment>\n<ContentId>cid:{cid}</ContentId>\n")
-    w.raw(f"<AttachmentName>{_text(att.name, 'Attachment/AttachmentName')}</AttachmentName>\n")
+    # the manifest (written before, by _references) carries the same ContentId, name, description and
+    # content type through _text, which refuses what XML 1.0 cannot carry naming the Reference's path;
+    # here they only need escaping ("application/zip" is ours)
+    w.raw(f"<Attachment>\n<ContentId>cid:{_escaped(att.content_id)}</ContentId>\n")
+    w.raw(f"<AttachmentName>{_escaped(att.name)}</AttachmentName>\n")
     if att.description:
-        w.raw(f"<Description>{_text(att.description, 'Attachment/Description')}</Description>\n")
+        w.raw(f"<Description>{_escaped(att.description)}</Description>\n")
     wire_type = "application/zip" if att.transfer_zipped else att.content_type
-    w.raw(f"<ContentType>{_text(wire_type, 'Attachment/ContentType')}</ContentType>\n")
+    w.raw(f"<ContentType>{_escaped(wire_type)}</ContentType>\n")
     w.raw(f'<edXML:ContentTransferEncoded xmlns:edXML="{NS}">')
     w.flush()
     if isinstance(att.payload, Base64Payload) and not att.transfer_zipped:
@@ -337,7 +342,7 @@ def write_package(pkg: Package, out: IO[bytes]) -> None:
         _write_edoc(w, pkg)
     elif isinstance(pkg, StatusPackage):
         _write_status(w, pkg)
-    else:  # pragma: no cover - guarded by typing
+    else:  # typing rules it out; a caller without types gets this
         raise TypeError(f"not an edXML package: {type(pkg).__name__}")
     w.flush()
 
