@@ -235,6 +235,7 @@ def test_sha1_signature(settings, sample_pdf, tmp_path, nssdb):
     sig = _first(data, settings.trust)
     assert sig.verdict == "invalid" and sig.digest_algorithm == "sha1"
     assert "weak digest algorithm sha1 (SHA-256 or better required)" in sig.reasons
+    assert "weak-algorithm" in _codes(sig)
     _beside_pdfsig("sha1", data, sig.verdict, tmp_path, nssdb)
 
 
