@@ -12,7 +12,8 @@ last minute's p99 is within 1.5x of the first measured minute's (a warm-up minut
 is offered first and not judged). A minute that serves less than 95 % of the offered load is
 marked SATURATED, and a run with such minutes is not a soak: its latencies are queueing (in the
 hub or in this Python generator, which on this 2-core machine offers about 150/s at most, so the
-half-of-a-5-second-wrk-burst default can exceed it: use ``--rate``). Usage::
+half-of-a-5-second-wrk-burst default can exceed it: use ``--rate``). Exit status 1 when a goal is
+missed, a minute saturated, or fewer than 3 minutes were measured. Usage::
 
     .venv/bin/python bench/soak_hub.py [--minutes 30] [--rate N] [--warmup S] [--backend sqlite|postgresql] [--port P]
 """
@@ -210,7 +211,7 @@ def main() -> None:
                 saturated = minute > 0 and served < 0.95 * rate * 60
                 if minute > 0:  # minute 0 is the warm-up: shown, never judged
                     rows.append({"p99": p99, "rss": max(rss[1:] or rss), "n": len(lat), "saturated": saturated})
-                print(f"{minute:>4} {len(lat) - errors:>9} {errors:>7} {statistics.median(lat_ms):>8.1f} {p99:>8.1f} "
+                print(f"{minute:>4} {served:>9} {errors:>7} {statistics.median(lat_ms):>8.1f} {p99:>8.1f} "
                       f"{msgs:>9} {os.getloadavg()[0]:>5.1f}  " + " ".join(f"{r:.0f}" for r in rss)
                       + ("  SATURATED" if saturated else "  (warm-up)" if minute == 0 else ""), flush=True)
 
@@ -225,7 +226,10 @@ def main() -> None:
                                                   "postgresql+psycopg://postgres@127.0.0.1:5432/test")).begin() as conn:
                     conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     full = [r for r in rows if r["n"] > 0]
-    if len(full) >= 3:
+    met = False  # like the bench_*.py scripts: exit 1 when the goal is missed or was not measured
+    if len(full) < 3:
+        print("no verdict: fewer than 3 measured minutes")
+    else:
         third = max(1, len(full) // 3)
         middle = max(r["rss"] for r in full[third:2 * third] or full[:1])
         last = max(r["rss"] for r in full[2 * third:])
@@ -237,7 +241,10 @@ def main() -> None:
         saturated = [i + 1 for i, r in enumerate(full) if r["saturated"]]
         if saturated:
             print(f"NOT A SOAK: minutes {saturated} served < 95 % of the offered {rate:.0f}/s (queueing, not steady load)")
+        met = growth < 0.03 and p99_ratio <= 1.5 and not saturated
     print("(shared machine: other jobs' load moves these figures; compare within one run)")
+    if not met:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
