@@ -15,32 +15,15 @@ from concurrent.futures import Future
 from dataclasses import replace
 
 import pytest
+from intake_drafts import H41, draft
 from sqlalchemy import event, func, select
 
 from gateway.errors import BlobStoreError, ConflictError, GatewayError, LedgerError, SchemaValidationError
 from gateway.ledger import Ledger, verify_chain
-from gateway.ledger.intake import Accepted, IntakeCommitter, RouteDraft, SubmissionDraft, write_batch
+from gateway.ledger.intake import Accepted, IntakeCommitter, write_batch
 from gateway.ledger.models import Submission
 
 pytestmark = pytest.mark.db
-
-H41 = "000.00.00.H41"
-
-
-def draft(n: int, sha: str | None = None) -> SubmissionDraft:
-    return SubmissionDraft(
-        message_type="edoc",
-        document_id=f"{H41},2026/12/02,{n}/UBND",
-        sender=H41,
-        payload_sha256=sha or f"{n:064x}",
-        payload_size=100,
-        system_id="sys-a",
-        routes=(RouteDraft("local", "sys-b", ("000.00.00.G22",)),),
-        outbound_sha256=f"{n + 10**6:064x}",
-        outbound_size=120,
-        actor="sys-a",
-    )
-
 
 def _wait_until(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout  # a deadline for a loaded machine, not a timing goal

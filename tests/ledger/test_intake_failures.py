@@ -12,38 +12,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import pytest
+from intake_drafts import draft
 from sqlalchemy import func, select
 from sqlalchemy.exc import DataError, IntegrityError
 
 from gateway.errors import ConflictError, GatewayError, LedgerError
 from gateway.ledger import Ledger, intake, verify_chain
-from gateway.ledger.intake import RACE_RETRIES, Accepted, IntakeCommitter, RouteDraft, SubmissionDraft, write_batch
+from gateway.ledger.intake import RACE_RETRIES, Accepted, IntakeCommitter, SubmissionDraft, write_batch
 from gateway.ledger.models import Submission
 
 pytestmark = pytest.mark.db
-
-H41 = "000.00.00.H41"
-
-
-def draft(n: int, **changes: Any) -> SubmissionDraft:
-    base = SubmissionDraft(
-        message_type="edoc",
-        document_id=f"{H41},2026/12/02,{n}/UBND",
-        sender=H41,
-        payload_sha256=f"{n:064x}",
-        payload_size=100,
-        system_id="sys-a",
-        routes=(RouteDraft("local", "sys-b", ("000.00.00.G22",)),),
-        outbound_sha256=f"{n + 10**6:064x}",
-        outbound_size=120,
-        actor="sys-a",
-    )
-    return replace(base, **changes) if changes else base
-
 
 class _FailingInserts:
     """Replaces ``bulk.insert_rows``: the first ``times`` inserts into ``submissions`` raise ``error``
