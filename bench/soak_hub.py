@@ -155,6 +155,53 @@ def measure_max(url: str, work: Path, port: int, pid: int) -> float:
     return float(bh.run_wrk(url, 64, 5.0, reqs, parts, pid)["per_second"])
 
 
+def prefill(url: str, work: Path, port: int, pid: int, db_url: str, target: int) -> None:
+    """Fill the ledger to ``target`` messages at full speed (wrk, 64 clients) before the soak.
+
+    The slow drift of the issue showed only after ~120,000 messages (17 minutes at 120/s); a
+    prefilled ledger lets a shorter soak start where that drift begins. Requests are signed in
+    chunks so each chunk's timestamps are fresh when it is sent.
+    """
+    parts, reqs = work / "parts.bin", work / "requests.bin"
+    bh.write_parts(parts)
+    offset, t0 = 2_000_000, time.monotonic()
+    while (have := ledger_size(db_url)) < target:
+        chunk = min(30_000, target - have)
+        bh.write_requests(reqs, port, chunk, offset)
+        offset += chunk
+        bh.run_wrk(url, 64, float(max(5, round(chunk / 700))), reqs, parts, pid)
+        print(f"prefill: {ledger_size(db_url)} messages after {time.monotonic() - t0:.0f} s", flush=True)
+
+
+def worker_memory(url: str, pids: list[int], tries: int = 24) -> dict[int, tuple[float, ...]]:
+    """Per worker, from each one's /metrics: SQLite heap, malloc in use, malloc kept free (MB), and
+    Python's allocated blocks (thousands).
+
+    Every worker answers a scrape for itself (label ``pid``); fresh connections land on the
+    workers in turn, so a few scrapes reach them all. Workers not reached are left out.
+    """
+    names = {"lienthong_sqlite_heap_bytes{": 0, "lienthong_malloc_in_use_bytes{": 1,
+             "lienthong_malloc_free_bytes{": 2, "lienthong_python_allocated_blocks{": 3}
+    found: dict[int, tuple[float, ...]] = {}
+    for _ in range(tries):
+        if set(found) >= set(pids):
+            break
+        try:
+            text = httpx.get(f"{url}/metrics", headers={"Connection": "close"}, timeout=10).text
+        except httpx.HTTPError:
+            continue
+        values = [0.0] * 4
+        pid = 0
+        for line in text.splitlines():
+            at = names.get(line.partition("{")[0] + "{")
+            if at is not None:
+                pid = int(line.split('"')[1])
+                values[at] = float(line.rsplit(" ", 1)[1]) / (1000 if at == 3 else 2**20)
+        if pid:
+            found[pid] = tuple(values)
+    return found
+
+
 def _exit_on_sigterm(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)  # run the finally blocks: stop the hub, drop the schema
 
@@ -171,6 +218,8 @@ def main() -> None:
     ap.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--port", type=int, default=0, help="the hub's port (default: any free one)")
+    ap.add_argument("--prefill", type=int, default=0,
+                    help="messages to put in the ledger at full speed before the warm-up (default: none)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="soak-hub-") as tmp:
         work = Path(tmp)
@@ -199,13 +248,18 @@ def main() -> None:
                 top = measure_max(url, work, port, proc.pid)
                 rate = max(10.0, top * args.fraction)
                 print(f"measured maximum {top:.0f}/s (wrk, 64 clients, 5 s); pacing at {rate:.0f}/s", flush=True)
-            print(f"{'min':>4} {'accepted':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'messages':>9} {'load':>5}  RSS MB per process",
+            if args.prefill:
+                prefill(url, work, port, proc.pid, db_url, args.prefill)
+            print(f"{'min':>4} {'accepted':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'messages':>9} {'load':>5}  RSS MB per process"
+                  " | per worker: SQLite / malloc used / malloc kept free (MB) / Python blocks (k)",
                   flush=True)
 
             def on_minute(minute: int, lat: list[float], errors: int) -> None:
                 lat_ms = sorted(x * 1000 for x in lat) or [0.0]
                 p99 = lat_ms[min(len(lat_ms) - 1, int(0.99 * len(lat_ms)))]
-                rss = [rss_mb(p) for p in server_pids(proc.pid)]
+                pids = server_pids(proc.pid)
+                rss = [rss_mb(p) for p in pids]
+                memory = worker_memory(url, pids[1:] or pids)
                 msgs = ledger_size(db_url)
                 served = len(lat) - errors
                 saturated = minute > 0 and served < 0.95 * rate * 60
@@ -213,6 +267,8 @@ def main() -> None:
                     rows.append({"p99": p99, "rss": max(rss[1:] or rss), "n": len(lat), "saturated": saturated})
                 print(f"{minute:>4} {served:>9} {errors:>7} {statistics.median(lat_ms):>8.1f} {p99:>8.1f} "
                       f"{msgs:>9} {os.getloadavg()[0]:>5.1f}  " + " ".join(f"{r:.0f}" for r in rss)
+                      + " | " + " ".join("/".join(f"{v:.0f}" for v in memory[p]) if p in memory else "?"
+                                         for p in (pids[1:] or pids))
                       + ("  SATURATED" if saturated else "  (warm-up)" if minute == 0 else ""), flush=True)
 
             asyncio.run(paced_load(url, rate, args.minutes * 60, 1_000_000, on_minute, warmup=args.warmup))

@@ -192,6 +192,8 @@ class HubSettings:
     timestamp_utc_offset_minutes: int = VIETNAM_UTC_OFFSET_MINUTES
     max_request_bytes: int = 64 * 1024 * 1024
     sqlite_synchronous: str = "FULL"
+    sqlite_heap_limit_bytes: int = 16 * 1024 * 1024
+    """SQLite's soft heap limit per process (its page caches give memory back above it; 0 = none)."""
     directory_file: Path | None = None
     upstream: RemoteHubSettings | None = None
     peers: tuple[RemoteHubSettings, ...] = ()
@@ -213,6 +215,8 @@ class HubSettings:
     disk_check_interval_seconds: float = 2.0
     request_cpu_seconds: float = 20.0
     public_url: str = ""
+    malloc_trim_seconds: float = 10.0
+    """How often each server process hands malloc's kept-free memory back to the OS (0 = never)."""
     airflow: AirflowEventSettings = field(default_factory=AirflowEventSettings)
     """Asset events after a legacy push (``[airflow]`` in hub.toml; docs/airflow.md)."""
 
@@ -223,6 +227,10 @@ class HubSettings:
             raise ConfigurationError(
                 f"sqlite_synchronous must be OFF/NORMAL/FULL/EXTRA, not {self.sqlite_synchronous!r}"
             )
+        if self.malloc_trim_seconds < 0:
+            raise ConfigurationError("malloc_trim_seconds must be >= 0 (0 never trims)")
+        if self.sqlite_heap_limit_bytes < 0:
+            raise ConfigurationError("sqlite_heap_limit_bytes must be >= 0 (0 leaves SQLite's memory unbounded)")
         if self.timestamp_window_seconds < 0:
             raise ConfigurationError("timestamp_window_seconds must be >= 0 (0 disables the check)")
 

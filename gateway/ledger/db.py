@@ -27,16 +27,23 @@ from gateway.errors import ConfigurationError, LedgerError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+DEFAULT_SQLITE_HEAP_LIMIT = 16 * 1024 * 1024  # HubSettings.sqlite_heap_limit_bytes
 
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_pragmas(synchronous: str, *, immediate: bool) -> Any:
+def _sqlite_pragmas(synchronous: str, *, immediate: bool, heap_limit: int) -> Any:
     def on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
+        if heap_limit:
+            # process-wide, not per connection: every pooled connection keeps a page cache of up to
+            # cache_size (2 MB) that it never gives back, so a worker's memory grew with the number
+            # of connections it had used and with the ledger (session 4's soak). Above the soft
+            # limit SQLite recycles cache pages instead of allocating new ones.
+            cursor.execute(f"PRAGMA soft_heap_limit={int(heap_limit)}")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
@@ -46,8 +53,16 @@ def _sqlite_pragmas(synchronous: str, *, immediate: bool) -> Any:
     return on_connect
 
 
-def make_engine(url: str, *, synchronous: str = "FULL", immediate: bool = True, pool_size: int = 5) -> Engine:
-    """An engine for ``url``; SQLite files get WAL, a busy timeout and (writers) BEGIN IMMEDIATE."""
+def make_engine(
+    url: str,
+    *,
+    synchronous: str = "FULL",
+    immediate: bool = True,
+    pool_size: int = 5,
+    sqlite_heap_limit: int = DEFAULT_SQLITE_HEAP_LIMIT,
+) -> Engine:
+    """An engine for ``url``; SQLite files get WAL, a busy timeout, (writers) BEGIN IMMEDIATE and
+    the process's SQLite soft heap limit (``sqlite_heap_limit`` bytes, 0 for none)."""
     try:
         parsed = make_url(url)
     except SQLAlchemyError as exc:
@@ -56,7 +71,9 @@ def make_engine(url: str, *, synchronous: str = "FULL", immediate: bool = True, 
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas(synchronous.upper(), immediate=immediate))
+        event.listen(
+            engine, "connect", _sqlite_pragmas(synchronous.upper(), immediate=immediate, heap_limit=sqlite_heap_limit)
+        )
         lock_path = (
             Path(f"{parsed.database}.writelock")
             if immediate and parsed.database and parsed.database != ":memory:"

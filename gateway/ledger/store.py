@@ -80,11 +80,12 @@ class Ledger:
     def open(cls, settings: HubSettings, *, migrate: bool = True, pool_size: int = 5) -> Ledger:
         """Open the ledger of ``settings`` (migrating the schema first unless ``migrate`` is false)."""
         url = settings.database_url
+        limit = settings.sqlite_heap_limit_bytes
         engine = make_engine(
-            url, synchronous=settings.sqlite_synchronous, immediate=True, pool_size=pool_size
+            url, synchronous=settings.sqlite_synchronous, immediate=True, pool_size=pool_size, sqlite_heap_limit=limit
         )
         read_engine = (
-            make_engine(url, synchronous=settings.sqlite_synchronous, immediate=False)
+            make_engine(url, synchronous=settings.sqlite_synchronous, immediate=False, sqlite_heap_limit=limit)
             if is_sqlite(url)
             else engine
         )

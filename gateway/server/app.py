@@ -27,6 +27,7 @@ from gateway.server.errors_handler import CatchAllMiddleware
 from gateway.server.health import build_health_router
 from gateway.server.hub import HubService
 from gateway.server.legacy_push import build_legacy_router
+from gateway.server.malloc_trim import MallocTrimmer
 from gateway.server.operator_api import build_operator_router
 
 
@@ -40,16 +41,19 @@ def create_app(
     directory = Directory.from_json(settings.directory_file) if settings.directory_file else Directory()
     hub = HubService(settings, ledger, blobs, directory)
     worker = DeliveryWorker(settings, ledger, blobs, wake=hub.work_available) if deliver else None
+    trimmer = MallocTrimmer(settings.malloc_trim_seconds)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if worker is not None:
             worker.start()
+        trimmer.start()
         if prestart_workers:
             threading.Thread(target=hub.parser.sandbox.prestart, name="lienthong-sandbox-prestart", daemon=True).start()
         try:
             yield
         finally:
+            trimmer.stop()
             if worker is not None:
                 worker.stop()
             hub.close()
@@ -63,6 +67,7 @@ def create_app(
     )
     app.state.hub = hub
     app.state.worker = worker
+    app.state.trimmer = trimmer
     axis_router = build_router(hub)
     app.include_router(axis_router)
     app.include_router(build_operator_router(hub))

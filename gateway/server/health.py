@@ -2,7 +2,8 @@
 
 Metrics are computed from the ledger at scrape time, so every worker process of a multi-process
 server reports the same numbers: messages by state, queue depth, delivery failures by reason,
-and a delivery latency histogram over the most recent deliveries.
+and a delivery latency histogram over the most recent deliveries. The per-process memory gauges
+(:mod:`gateway.server.process_metrics`) are the exception: each worker reports its own, by ``pid``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from gateway.errors import GatewayError
 from gateway.ledger.models import Attempt, Message
 from gateway.server.hub import HubService
+from gateway.server.process_metrics import ProcessMemoryCollector
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
 LATENCY_WINDOW = 10_000
@@ -125,6 +127,7 @@ def build_health_router(hub: HubService) -> APIRouter:
     router = APIRouter(tags=["health"])
     registry = CollectorRegistry(auto_describe=False)
     registry.register(LedgerCollector(hub))
+    registry.register(ProcessMemoryCollector())
     upstream_cache: dict[str, tuple[float, bool]] = {}
 
     def check() -> tuple[bool, dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 
 import httpx
@@ -130,5 +131,11 @@ def test_package_forwarded_received_acknowledged_and_statuses_travel_back(two_hu
     metrics = httpx.get(f"{hub_a.url}/metrics").text
     assert 'lienthong_messages{state="S03_ACCEPTED"} 1.0' in metrics
     assert "lienthong_delivery_latency_seconds_count 3.0" in metrics  # 1 forward + 2 statuses fetched
+    # the per-process memory gauges name the answering process (each hub runs in this one)
+    pid = f'{{pid="{os.getpid()}"}}'
+    for gauge in ("lienthong_process_resident_bytes", "lienthong_sqlite_heap_bytes", "lienthong_malloc_in_use_bytes",
+                  "lienthong_malloc_free_bytes", "lienthong_python_allocated_blocks"):
+        line = next(x for x in metrics.splitlines() if x.startswith(gauge + pid))
+        assert float(line.rsplit(" ", 1)[1]) > 0, line
     health = httpx.get(f"{hub_b.url}/healthz").json()
     assert health["database"] == "ok" and health["upstream"] == "reachable"
