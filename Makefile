@@ -38,13 +38,13 @@ CRITICAL := gateway/signing/verify.py gateway/signing/xmldsig.py gateway/transpo
 coverage: setup   ## pytest with branch coverage (subprocesses included); report for gateway/ and the critical modules
 	@rm -rf var/coverage && mkdir -p var/coverage
 	@COVERAGE_FILE=$(CURDIR)/var/coverage/.coverage $(VENV)/python -m pytest -q -p no:cacheprovider --cov --cov-branch --cov-report= $(COV_ARGS); rc=$$?; \
-	  COVERAGE_FILE=$(CURDIR)/var/coverage/.coverage $(VENV)/coverage combine -q --keep var/coverage >/dev/null 2>&1; \
-	  $(VENV)/coverage report --data-file=var/coverage/.coverage | tail -1; \
 	  echo "== security-critical modules (goal >= 95 % of branches)"; \
-	  $(VENV)/python scripts/coverage_report.py var/coverage/.coverage $(CRITICAL) \
+	  $(VENV)/python scripts/coverage_report.py var/coverage/.coverage --combine $(CRITICAL) \
 	    $(if $(COV_ARGS),,--require-measured gateway/cli/hub.py:cmd_serve) || { [ $$rc -ne 0 ] || rc=1; }; \
-	  $(VENV)/coverage html -q --data-file=var/coverage/.coverage -d var/coverage/html; \
-	  echo "HTML report: var/coverage/html/index.html"; exit $$rc
+	  if [ -s var/coverage/.coverage ]; then \
+	    echo "== gateway/ (all modules)"; $(VENV)/coverage report --data-file=var/coverage/.coverage | tail -1; \
+	    $(VENV)/coverage html -q --data-file=var/coverage/.coverage -d var/coverage/html; \
+	    echo "HTML report: var/coverage/html/index.html"; fi; exit $$rc
 
 mutation: setup   ## mutmut over the security-critical modules, one at a time; prints the score per module
 	@$(VENV)/python scripts/mutation.py --max-children $${MUTATION_CHILDREN:-2} $(MODULES)

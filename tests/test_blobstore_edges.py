@@ -258,3 +258,14 @@ def test_verify_streams_instead_of_reading_the_whole_blob(store: BlobStore) -> N
     finally:
         tracemalloc.stop()
     assert peak < 4 * CHUNK_SIZE, peak
+
+
+def test_iteration_skips_the_empty_folder_a_deleted_blob_leaves(tmp_path: Path) -> None:
+    s = BlobStore(tmp_path / "d", fsync=False, allow_delete=True)
+    kept, gone = s.put_bytes(b"kept"), s.put_bytes(b"gone")
+    assert kept.sha256[:4] != gone.sha256[:4]  # two fan-out folders
+    s.delete(gone.sha256)
+    assert s.path(gone.sha256).parent.is_dir() and not any(s.path(gone.sha256).parent.iterdir())
+    assert list(s) == [kept.sha256] and gone.sha256 not in s and kept.sha256 in s
+    s.delete(kept.sha256)
+    assert list(s) == []

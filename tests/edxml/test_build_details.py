@@ -88,6 +88,19 @@ def test_required_leaves_of_the_business_block_are_written_even_when_empty() -> 
     assert _empty(xml, "DocumentId") == 1  # ReplacementInfo/DocumentId
 
 
+def test_an_update_without_receiver_changes_writes_no_receiver_list() -> None:
+    pkg = sample_edoc()
+    business = Business(doc_type=BusinessDocType.UPDATE, document_id="000.00.00.H41,2026/11/20,1/UBND",
+                        document_info=BusinessDocumentInfo(document_info=1, document_receiver=0))
+    data = build_package(replace(pkg, trace=replace(pkg.trace, business=business)))
+    info = data.decode("utf-8").split("<edXML:BussinessDocumentInfo>", 1)[1].split("</edXML:BussinessDocumentInfo>")[0]
+    assert "<edXML:DocumentInfo>1</edXML:DocumentInfo>" in info
+    assert "<edXML:DocumentReceiver>0</edXML:DocumentReceiver>" in info
+    assert "ReceiverList" not in info and "Receiver>" not in info.replace("DocumentReceiver>", "")
+    back = parse_package(data).package.trace.business
+    assert back is not None and back.document_info == business.document_info
+
+
 def test_the_manifest_keeps_empty_attachment_fields() -> None:
     pkg = sample_edoc()
     att = replace(pkg.attachments[0], content_type="", name="")

@@ -7,10 +7,10 @@ head whose hash alone was rewritten, many deleted entries) and checks the exact 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, func, select, update
 
 from gateway.ledger import Ledger, verify_chain
-from gateway.ledger.audit import record
+from gateway.ledger.audit import append_entries, flush_pending, record
 from gateway.ledger.models import AuditEntry, AuditHead
 
 pytestmark = pytest.mark.db
@@ -65,3 +65,28 @@ def test_verify_chain_reports_at_most_fifty_problems_by_default(ledger: Ledger) 
     with ledger.reader() as s:
         report = verify_chain(s)
     assert len(report.problems) == 50
+
+
+def test_an_empty_batch_touches_neither_the_head_nor_the_database(ledger: Ledger) -> None:
+    last = _entries(ledger, 1)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with ledger.engine.begin() as conn:
+        event.listen(conn, "before_cursor_execute", seen)
+        try:
+            assert append_entries(conn, []) == 0
+        finally:
+            event.remove(conn, "before_cursor_execute", seen)
+    # no head lock taken (SELECT ... FOR UPDATE) and nothing written: a no-op costs no round trip
+    assert statements == []
+    with ledger.reader() as s:
+        assert s.execute(select(AuditHead.seq)).scalar_one() == last
+        assert s.execute(select(func.count()).select_from(AuditEntry)).scalar_one() == last
+        assert verify_chain(s).ok
+    with ledger.transaction() as s:  # and flush_pending with nothing queued appends nothing either
+        assert flush_pending(s) == 0
+    with ledger.reader() as s:
+        assert s.execute(select(AuditHead.seq)).scalar_one() == last

@@ -279,3 +279,26 @@ def test_a_value_the_column_cannot_hold_alone_is_refused_with_a_422_naming_no_dr
     with ledger.reader() as s:
         assert set(s.execute(select(Submission.document_id)).scalars()) == {draft(91).document_id}
         assert verify_chain(s).ok
+
+
+def test_waiters_that_went_away_before_their_turn_are_not_committed(ledger: Ledger) -> None:
+    hook = _HeldFirstBatch()
+    committer = IntakeCommitter(ledger, max_batch=2, before_commit=hook)
+    try:
+        first = committer.enqueue(draft(50))
+        _wait_until(lambda: hook.batches == 1)  # batch [50] is held; the next ones queue behind it
+        gone = [committer.enqueue(draft(n)) for n in (51, 52)]  # one whole batch of its own
+        mixed = [committer.enqueue(draft(53)), committer.enqueue(draft(54))]
+        assert all(f.cancel() for f in gone) and mixed[0].cancel()  # the clients disconnected
+        hook.release.set()
+        assert first.result(60).created and mixed[1].result(60).created
+        later = committer.submit(draft(55))  # the writer goes on after a batch of cancelled waiters
+    finally:
+        hook.release.set()
+        committer.close(timeout=60)
+    assert later.created
+    assert hook.batches == 3  # [50], [54] and [55]: the batch of two cancelled waiters never reached the sync
+    with ledger.reader() as s:
+        stored = set(s.scalars(select(Submission.document_id)))
+        assert stored == {draft(n).document_id for n in (50, 54, 55)}
+        assert verify_chain(s).ok
