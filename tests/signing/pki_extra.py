@@ -91,11 +91,12 @@ def pyhanko_sign(
     timestamper: object | None = None,
     certify: bool = False,
     docmdp: object | None = None,
+    subfilter: fields.SigSeedSubFilter = fields.SigSeedSubFilter.PADES,
 ) -> bytes:
     """Sign with pyHanko itself (no lienthong policy), in a new visible field by default."""
     signer = signers.SimpleSigner.load(str(key), str(cert), ca_chain_files=tuple(str(c) for c in chain))
     assert signer is not None
-    meta = signers.PdfSignatureMetadata(field_name=field, md_algorithm=md, subfilter=fields.SigSeedSubFilter.PADES,
+    meta = signers.PdfSignatureMetadata(field_name=field, md_algorithm=md, subfilter=subfilter,
                                         certify=certify, **({"docmdp_permissions": docmdp} if docmdp else {}))
     w = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     spec = fields.SigFieldSpec(field, on_page=page, box=box) if box else None
