@@ -30,7 +30,7 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 from gateway.signing.profiles import TrustConfig
 from gateway.signing.verify import SignatureReport, verify_pdf
 
-from .pki_extra import PKI, days, issue, now, pyhanko_sign
+from .pki_extra import PKI, days, issue, now, pyhanko_sign, tsa_eku
 
 OCSP_URL = "http://127.0.0.1:9/ocsp"  # declared in the certificate, never fetched (allow_fetching=False)
 
@@ -67,12 +67,13 @@ def _with_dss(data: bytes, *, certs: tuple[str, ...] = (), ocsps: tuple = (), cr
     return buf.getvalue()
 
 
-def _tsa(*, at: datetime | None = None, embed_issuer: bool = True) -> DummyTimeStamper:
-    """The test PKI's trusted TSA, answering with ``at`` as its time when given."""
-    key = serialization.load_pem_private_key((PKI / "tsa.key.pem").read_bytes(), None).private_bytes(
+def _tsa(*, at: datetime | None = None, embed_issuer: bool = True, key_path: Path = PKI / "tsa.key.pem",
+         cert_path: Path = PKI / "tsa.pem") -> DummyTimeStamper:
+    """A TSA (by default the test PKI's trusted one) answering with ``at`` as its time when given."""
+    key = serialization.load_pem_private_key(key_path.read_bytes(), None).private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     embed = [_asn1_cert(PKI / "intermediate-ca.pem")] if embed_issuer else []
-    return DummyTimeStamper(tsa_cert=_asn1_cert(PKI / "tsa.pem"), tsa_key=asn1_keys.PrivateKeyInfo.load(key),
+    return DummyTimeStamper(tsa_cert=_asn1_cert(cert_path), tsa_key=asn1_keys.PrivateKeyInfo.load(key),
                             certs_to_embed=embed, fixed_dt=at)
 
 
@@ -187,3 +188,20 @@ def test_certificates_inside_the_timestamp_token_do_not_complete_the_signers_cha
     sig = _only(data, TrustConfig(roots=roots_only.roots, crls=(PKI / "intermediate.crl", PKI / "root.crl")))
     assert sig.timestamp_trusted is True and sig.time_source == "timestamp"
     assert [f.code for f in sig.findings] == ["untrusted"] and not sig.trusted
+
+
+def test_the_stamps_printed_time_is_held_against_a_trusted_token_only(settings, sample_pdf, tmp_path):
+    """pyHanko's stamp prints the signing time the signer claims. A token dated a day earlier
+    contradicts it: from a trusted TSA that is a stamp-time finding; from an untrusted TSA the
+    token proves nothing, so only its distrust is reported."""
+    signer = (PKI / "signer.key.pem", PKI / "signer.pem", (PKI / "signer.chain.pem",))
+    trusted = _only(pyhanko_sign(sample_pdf, *signer, timestamper=_tsa(at=now() - days(1))), settings.trust)
+    assert trusted.stamp_time is not None and trusted.timestamp_trusted is True
+    (contradiction,) = [f for f in trusted.findings if f.code == "stamp-time"]
+    assert "but the timestamp token is" in contradiction.message and trusted.verdict == "invalid"
+    key, cert, _ = issue(tmp_path, "Rogue TSA", not_before=now() - days(10), not_after=now() + days(300),
+                         issuer="untrusted-root-ca", eku=tsa_eku(), eku_critical=True)
+    rogue = _tsa(at=now() - days(1), embed_issuer=False, key_path=key, cert_path=cert)
+    untrusted = _only(pyhanko_sign(sample_pdf, *signer, timestamper=rogue), settings.trust)
+    assert untrusted.stamp_time is not None and untrusted.timestamp_trusted is False
+    assert [f.code for f in untrusted.findings] == ["timestamp-untrusted"]

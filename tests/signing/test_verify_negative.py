@@ -89,7 +89,7 @@ def test_partial_coverage_maps_to_not_covering_the_whole_file(level):
     # digest, so the mapping from pyHanko's coverage level is checked directly
     status = SimpleNamespace(coverage=level, diff_result=None, docmdp_ok=None)
     (finding,) = _pyhanko_diff(status, None)
-    assert finding.message == "not covering the whole file" and finding.severity == "invalid"
+    assert (finding.code, finding.severity, finding.message) == ("coverage", "invalid", "not covering the whole file")
 
 
 def test_unreadable_and_unsigned_files_give_reports(settings, sample_pdf):

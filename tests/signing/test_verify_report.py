@@ -75,6 +75,8 @@ def test_a_document_timestamp_is_reported_as_one(b_t, settings, tsa) -> None:
     report = verify_pdf(data, settings.trust)
     first, stamp = report.signatures
     assert first.valid, first.reasons  # a document timestamp is an acceptable later revision
+    assert [c.kind for c in first.later_revisions] == ["document-timestamp"]
+    assert "adds document timestamp" in first.changes_after_signing
     d = stamp.to_dict()
     assert stamp.valid, stamp.reasons
     assert (d["role"], d["role_source"], d["pades_level"]) == ("document-timestamp", "document timestamp", "B-LTA")
