@@ -205,3 +205,42 @@ def test_the_stamps_printed_time_is_held_against_a_trusted_token_only(settings, 
     untrusted = _only(pyhanko_sign(sample_pdf, *signer, timestamper=rogue), settings.trust)
     assert untrusted.stamp_time is not None and untrusted.timestamp_trusted is False
     assert [f.code for f in untrusted.findings] == ["timestamp-untrusted"]
+
+
+@pytest.fixture(scope="module")
+def b_t(sample_pdf) -> bytes:
+    """A B-T signature (trusted token), invisible, with its chain in the CMS."""
+    return pyhanko_sign(sample_pdf, PKI / "signer.key.pem", PKI / "signer.pem", (PKI / "signer.chain.pem",),
+                        box=None, timestamper=_tsa())
+
+
+@pytest.mark.parametrize("kind", ["certs", "crls", "ocsps"])
+def test_any_validation_data_in_the_dss_makes_a_timestamped_signature_b_lt(kind, b_t, settings):
+    """B-LT is B-T plus validation data in the DSS: certificates alone, CRLs alone or OCSP
+    responses alone each count."""
+    assert _only(b_t, settings.trust).pades_level == "B-T"
+    material = {"certs": {"certs": ("intermediate-ca.pem",)}, "crls": {"crls": (_crl("root.crl"),)},
+                "ocsps": {"ocsps": (_ocsp(PKI / "signer.pem"),)}}[kind]
+    sig = _only(_with_dss(b_t, **material), settings.trust)  # type: ignore[arg-type]
+    assert sig.pades_level == "B-LT" and sig.verdict == "valid", sig.reasons
+
+
+def test_an_unreadable_dss_is_a_note_and_the_signature_is_judged_without_it(b_t, settings):
+    """A DSS whose certificate stream is not DER: the report notes it, the signature is verified
+    with the configured trust alone (still valid, and B-T: no usable validation data)."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    w = IncrementalPdfFileWriter(io.BytesIO(b_t))
+    junk = w.add_object(generic.StreamObject(stream_data=b"not a certificate"))
+    dss = generic.DictionaryObject({generic.NameObject("/Certs"): generic.ArrayObject([junk])})
+    w.root[generic.NameObject("/DSS")] = w.add_object(dss)
+    w.update_root()
+    out = io.BytesIO()
+    w.write(out)
+    report = verify_pdf(out.getvalue(), settings.trust, visual=False)
+    (note,) = report.notes
+    assert note.startswith("embedded validation data (DSS) unreadable: ")
+    (sig,) = report.signatures
+    assert sig.verdict == "valid" and sig.pades_level == "B-T", sig.reasons
+    assert report.source == "<bytes>"  # the default name of an unnamed input
