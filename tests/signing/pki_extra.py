@@ -36,8 +36,10 @@ def issue(
     issuer: str = "intermediate-ca",
     eku: list[x509.ObjectIdentifier] | None = None,
     eku_critical: bool = False,
+    ocsp_url: str | None = None,
 ) -> tuple[Path, Path, Path]:
-    """(key, cert, chain) PEM files of a new person-like certificate issued by ``issuer``."""
+    """(key, cert, chain) PEM files of a new person-like certificate issued by ``issuer``;
+    ``ocsp_url`` declares an OCSP responder (AIA) so that validators look for OCSP responses."""
     ca_cert, ca_key = _load(issuer)
     name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"), x509.NameAttribute(NameOID.USER_ID, "CCCD:1"),
                       x509.NameAttribute(NameOID.COMMON_NAME, cn)])
@@ -54,6 +56,9 @@ def issue(
     )
     if eku:
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=eku_critical)
+    if ocsp_url:
+        aia = x509.AccessDescription(x509.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url))
+        builder = builder.add_extension(x509.AuthorityInformationAccess([aia]), critical=False)
     cert = builder.sign(ca_key, hashes.SHA256())
     stem = tmp / cn.replace(" ", "-")
     key_path, cert_path, chain_path = stem.with_suffix(".key.pem"), stem.with_suffix(".pem"), stem.with_suffix(".chain.pem")
@@ -86,11 +91,12 @@ def pyhanko_sign(
     timestamper: object | None = None,
     certify: bool = False,
     docmdp: object | None = None,
+    subfilter: fields.SigSeedSubFilter = fields.SigSeedSubFilter.PADES,
 ) -> bytes:
     """Sign with pyHanko itself (no lienthong policy), in a new visible field by default."""
     signer = signers.SimpleSigner.load(str(key), str(cert), ca_chain_files=tuple(str(c) for c in chain))
     assert signer is not None
-    meta = signers.PdfSignatureMetadata(field_name=field, md_algorithm=md, subfilter=fields.SigSeedSubFilter.PADES,
+    meta = signers.PdfSignatureMetadata(field_name=field, md_algorithm=md, subfilter=subfilter,
                                         certify=certify, **({"docmdp_permissions": docmdp} if docmdp else {}))
     w = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     spec = fields.SigFieldSpec(field, on_page=page, box=box) if box else None

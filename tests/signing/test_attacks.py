@@ -317,6 +317,32 @@ def test_unanalysable_later_revision_is_invalid(person_signed, settings, monkeyp
     assert "modified after signing: revision 3 could not be analysed (RuntimeError: cannot compare)" in person.reasons
 
 
+def test_revisions_that_cannot_even_be_listed_make_every_earlier_signature_invalid(
+        person_signed, settings, monkeypatch):
+    """If the revision-by-revision classification itself fails (not one revision's comparison:
+    listing them), each revision after the first signed one is 'unanalysed', so the signatures
+    before it are invalid, the newest one is unaffected, and a note says why."""
+    from gateway.signing import revisions
+
+    with DocumentSigner(settings.profile("ubnd-thu-nghiem"), settings.trust) as agency:
+        sealed = agency.sign_main(person_signed)
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise RuntimeError("xref table unreadable")
+
+    monkeypatch.setattr(revisions, "classify_revision", broken)
+    report = verify_pdf(sealed, settings.trust, visual=False)
+    assert report.notes == ("revisions could not be listed: xref table unreadable",)
+    person, seal = report.signatures
+    assert [c.to_dict() for c in person.later_revisions] == [
+        {"revision": 3, "kind": "unanalysed", "description": "could not be analysed", "signature_field": None,
+         "acceptable": False}]
+    assert person.verdict == "invalid"
+    assert [(f.code, f.message) for f in person.findings if f.code == "unanalysed"] == [
+        ("unanalysed", "modified after signing: revision 3 could not be analysed")]
+    assert seal.verdict == "valid" and seal.later_revisions == ()
+
+
 def test_stamp_claiming_a_time_before_the_certificate_existed(settings, sample_pdf):
     style = TextStampStyle(stamp_text="123/QD-UBND\n2019-05-01T08:00:00+07:00", border_width=0)
     data = pyhanko_sign(sample_pdf, PKI / "agency.key.pem", PKI / "agency.pem", (PKI / "agency.chain.pem",),

@@ -83,13 +83,29 @@ def test_trailing_bytes_without_a_revision_are_reported_but_harmless(signed, set
     assert sig.changes_after_signing == "none: the signature covers the whole file"
 
 
+def test_a_damaged_xref_entry_in_a_later_revision_is_read_leniently(signed, settings):
+    """pyHanko's strict reader refuses an xref entry with an unknown marker; the verifier reads
+    files leniently (as viewers do) so such a file still gets a verdict on its signature, not
+    'not a readable PDF'."""
+    w = IncrementalPdfFileWriter(io.BytesIO(signed))
+    w.add_object(generic.DictionaryObject({generic.NameObject("/Note"): generic.TextStringObject("x")}))
+    out = io.BytesIO()
+    w.write(out)
+    data = out.getvalue()
+    end = data.rindex(b" n \n", 0, data.rindex(b"trailer"))  # the new object's entry, 'n' -> 'x'
+    damaged = data[:end] + b" x \n" + data[end + 4 :]
+    report = verify_pdf(damaged, settings.trust)
+    assert report.error is None
+    (sig,) = report.signatures
+    assert sig.verdict == "valid" and sig.later_revisions[0].kind == "validation-data", sig.reasons
+
 @pytest.mark.parametrize("level", [SignatureCoverageLevel.CONTIGUOUS_BLOCK_FROM_START, SignatureCoverageLevel.UNCLEAR])
 def test_partial_coverage_maps_to_not_covering_the_whole_file(level):
     # a ByteRange that stops before its revision's end cannot be produced without breaking the
     # digest, so the mapping from pyHanko's coverage level is checked directly
     status = SimpleNamespace(coverage=level, diff_result=None, docmdp_ok=None)
     (finding,) = _pyhanko_diff(status, None)
-    assert finding.message == "not covering the whole file" and finding.severity == "invalid"
+    assert (finding.code, finding.severity, finding.message) == ("coverage", "invalid", "not covering the whole file")
 
 
 def test_unreadable_and_unsigned_files_give_reports(settings, sample_pdf):

@@ -13,10 +13,14 @@ from datetime import datetime
 
 import pytest
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 
+from gateway.signing.profiles import TrustConfig
 from gateway.signing.sign import DocumentSigner
-from gateway.signing.verify import verify_pdf
+from gateway.signing.verify import safe_stem, verify_pdf
+
+from .pki_extra import PKI, pyhanko_sign
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +46,9 @@ def test_a_b_b_signature_names_its_signer_and_its_claimed_time(b_b, settings) ->
     assert sig.valid and d["trusted"] is True and d["intact"] is True and d["signature_value_ok"] is True
     assert d["pades_level"] == "B-B" and d["subfilter"] == "ETSI.CAdES.detached" and d["digest_algorithm"] == "sha256"
     assert d["coverage"] == "entire_file"
+    # which field, and where its stamp is (1-based page; the rectangle as a JSON list)
+    assert d["field_name"] == "CoQuan1" and d["page"] == 1 and d["signed_revision"] == 2
+    assert d["rect"] == list(sig.rect) and len(d["rect"]) == 4 and d["rect"][2] > d["rect"][0]
     assert d["role"] != "document-timestamp" and d["role_source"] != "document timestamp"
     assert d["signer_name"] and d["signer_name"] in d["signer_subject"]
     # the validation path, from the trust root down to the signer
@@ -68,6 +75,8 @@ def test_a_document_timestamp_is_reported_as_one(b_t, settings, tsa) -> None:
     report = verify_pdf(data, settings.trust)
     first, stamp = report.signatures
     assert first.valid, first.reasons  # a document timestamp is an acceptable later revision
+    assert [c.kind for c in first.later_revisions] == ["document-timestamp"]
+    assert "adds document timestamp" in first.changes_after_signing
     d = stamp.to_dict()
     assert stamp.valid, stamp.reasons
     assert (d["role"], d["role_source"], d["pades_level"]) == ("document-timestamp", "document timestamp", "B-LTA")
@@ -76,3 +85,27 @@ def test_a_document_timestamp_is_reported_as_one(b_t, settings, tsa) -> None:
     assert datetime.fromisoformat(d["timestamp_time"]) >= datetime.fromisoformat(first.to_dict()["timestamp_time"])
     assert d["signer_name"] and "TSA" in d["signer_subject"].upper()
     assert report.valid
+
+
+def test_a_non_pades_signature_has_no_pades_level(settings, sample_pdf) -> None:
+    """adbe.pkcs7.detached (accepted, not PAdES): the level is absent (null), not an empty string."""
+    data = pyhanko_sign(sample_pdf, PKI / "signer.key.pem", PKI / "signer.pem", (PKI / "signer.chain.pem",),
+                        box=None, subfilter=SigSeedSubFilter.ADOBE_PKCS7_DETACHED)
+    (sig,) = verify_pdf(data, settings.trust, visual=False).signatures
+    assert sig.valid, sig.reasons
+    assert sig.subfilter == "adbe.pkcs7.detached" and sig.to_dict()["pades_level"] is None
+
+
+def test_a_document_timestamp_without_revocation_data_is_revocation_unknown(b_t, settings, tsa) -> None:
+    """The TSA's chain without any CRL: the document timestamp is retried in soft-fail as a
+    timestamp (not as a signature) and reported as lacking revocation data, never valid."""
+    bare = TrustConfig(roots=settings.trust.roots, intermediates=settings.trust.intermediates)
+    _, stamp = verify_pdf(_with_document_timestamp(b_t, tsa), bare, visual=False).signatures
+    assert stamp.role == "document-timestamp" and stamp.verdict == "indeterminate"
+    assert [f.code for f in stamp.findings] == ["revocation-unknown"] and not stamp.revocation_checked
+
+
+def test_difference_image_names_trim_only_separators() -> None:
+    """Names of difference images: unsafe characters become '_', only '_' is trimmed at the ends."""
+    assert safe_stem("XX báo cáo X.pdf") == "XX_b_o_c_o_X.pdf"
+    assert safe_stem("  đ  ") == "document" and safe_stem("a" * 100) == "a" * 80
