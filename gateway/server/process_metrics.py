@@ -79,43 +79,29 @@ class ProcessMemoryCollector:
 
     def collect(self) -> Iterator[Any]:
         pid = [str(os.getpid())]
+
+        def gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+            g = GaugeMetricFamily(name, documentation, labels=["pid"])
+            g.add_metric(pid, value)
+            return g
+
         resident = _resident_bytes()
         if resident is not None:
-            g = GaugeMetricFamily(
-                "lienthong_process_resident_bytes", "Resident memory of the answering worker process", labels=["pid"]
-            )
-            g.add_metric(pid, resident)
-            yield g
+            yield gauge("lienthong_process_resident_bytes", "Resident memory of the answering worker process", resident)
         if self._sqlite is not None:
-            g = GaugeMetricFamily(
-                "lienthong_sqlite_heap_bytes",
-                "Memory held by the SQLite library in the answering worker (page caches, statements)",
-                labels=["pid"],
-            )
-            g.add_metric(pid, self._sqlite())
-            yield g
+            yield gauge("lienthong_sqlite_heap_bytes",
+                        "Memory held by the SQLite library in the answering worker (page caches, statements)",
+                        self._sqlite())
         if self._malloc is not None:
             in_use, kept_free = self._malloc()
-            g = GaugeMetricFamily(
-                "lienthong_malloc_in_use_bytes", "Bytes allocated through malloc in the answering worker",
-                labels=["pid"],
-            )
-            g.add_metric(pid, in_use)
-            yield g
-            g = GaugeMetricFamily(
-                "lienthong_malloc_free_bytes",
-                "Bytes freed but kept by malloc in the answering worker (fragmentation, per-thread arenas)",
-                labels=["pid"],
-            )
-            g.add_metric(pid, kept_free)
-            yield g
-        g = GaugeMetricFamily(
-            "lienthong_python_allocated_blocks",
-            "Python objects' memory blocks allocated in the answering worker (sys.getallocatedblocks)",
-            labels=["pid"],
-        )
-        g.add_metric(pid, sys.getallocatedblocks())
-        yield g
+            yield gauge("lienthong_malloc_in_use_bytes", "Bytes allocated through malloc in the answering worker",
+                        in_use)
+            yield gauge("lienthong_malloc_free_bytes",
+                        "Bytes freed but kept by malloc in the answering worker (fragmentation, per-thread arenas)",
+                        kept_free)
+        yield gauge("lienthong_python_allocated_blocks",
+                    "Python objects' memory blocks allocated in the answering worker (sys.getallocatedblocks)",
+                    sys.getallocatedblocks())
 
 
 __all__ = ["ProcessMemoryCollector"]
