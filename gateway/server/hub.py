@@ -1,6 +1,6 @@
 """The hub's business logic behind the axis API: accept packages, route them, serve the inboxes.
 
-:meth:`HubService.accept` is sendEdoc: check the file hash, parse and validate the package, check
+:meth:`HubService.accept_answer` is sendEdoc: check the file hash, parse and validate the package, check
 that the sending system may speak for ``From``, refuse loops, store the bytes in the blob store,
 append this hub's TraceHeader, and record one submission plus one delivery message per route in a
 single ledger transaction. Only after that commit does the caller get its DocId, so an
@@ -114,14 +114,12 @@ class HubService:
 
     # -- sendEdoc ---------------------------------------------------------------------------------
 
-    def accept(self, body: bytes, request: VerifiedRequest, system: SystemInfo) -> str:
-        """Accept one package; return the DocId (the same one if this package was seen before)."""
-        return self.accept_recorded(body, request, system).doc_id
-
     def accept_recorded(
         self, body: bytes, request: VerifiedRequest, system: SystemInfo, *, adapter: str | None = None
     ) -> Accepted:
-        """:meth:`accept` that also says whether this call created the submission (legacy push receipts)."""
+        """Accept one package and say whether this call created the submission (legacy push receipts).
+
+        The same package sent again returns the same DocId with ``created`` false."""
         prepared = self.prepare(body, request, system, adapter=adapter)
         if isinstance(prepared, Accepted):
             return prepared
@@ -129,13 +127,10 @@ class HubService:
         self.finish(prepared, accepted)
         return accepted
 
-    async def accept_async(self, body: bytes, request: VerifiedRequest, system: SystemInfo) -> str:
-        """:meth:`accept` for the event loop: CPU and fsync work in a small dedicated pool (few threads
-        fighting for the GIL), then the group commit is awaited without holding a thread."""
-        return (await self.accept_answer(body, request, system))[0]
-
     async def accept_answer(self, body: bytes, request: VerifiedRequest, system: SystemInfo) -> tuple[str, str]:
-        """:meth:`accept_async` that also returns the note for the answer's ErrorDesc (partial send)."""
+        """sendEdoc for the event loop: CPU and fsync work in a small dedicated pool (few threads
+        fighting for the GIL), then the group commit is awaited without holding a thread. Returns
+        the DocId and the note for the answer's ErrorDesc (a partial send says who was left out)."""
         loop = asyncio.get_running_loop()
         prepared = await loop.run_in_executor(self._prepare_pool(), self.prepare, body, request, system)
         if isinstance(prepared, Accepted):
@@ -229,7 +224,7 @@ class HubService:
             )
         pkg = result.package
         check_package(pkg)  # column lengths: a too-long field is refused alone, before any blob is written
-        declared_type = (request.get("messagetype") or "").lower()
+        declared_type = (request.get("messagetype") or "").strip().lower()
         actual_type = "status" if isinstance(pkg, StatusPackage) else "edoc"
         if declared_type and declared_type != actual_type:
             raise SchemaValidationError(
@@ -359,7 +354,8 @@ class HubService:
     ) -> to_header.Recipients:
         """The package's recipients, narrowed by a signed ``to`` (:mod:`gateway.server.recipients`).
 
-        A revocation/update/replacement also goes to everyone the document already went to; a
+        A revocation/update/replacement also goes to everyone the document already went to (the
+        document of its own DocumentId and the one its Bussiness/DocumentId names); a
         status 13 (the sender withdraws its own document: ResponseFor names the sender itself)
         goes to the original's recipients.
         """
@@ -373,7 +369,12 @@ class HubService:
         else:
             own = [o.organ_id for o in pkg.header.to]
             if int(pkg.business_type):
-                also = business.known_recipients(self.ledger, pkg.header.document_id, sender)
+                # the document it revokes/updates/replaces: the official samples reuse its DocumentId,
+                # other senders name it only in Bussiness/DocumentId; either way its recipients get it
+                target = pkg.trace.business.document_id if pkg.trace and pkg.trace.business else None
+                for document_id in dict.fromkeys(d for d in (pkg.header.document_id, target) if d):
+                    known = business.known_recipients(self.ledger, document_id, sender)
+                    also += [a for a in known if a not in also]
                 own = own + [a for a in also if a not in own]
         relayed_status = isinstance(pkg, StatusPackage) and system.kind == "hub"
         return to_header.resolve(
@@ -534,10 +535,6 @@ class HubService:
                         }
                     )
         return out
-
-
-def recipients_of(msg: Message) -> Sequence[str]:
-    return list(json.loads(msg.recipients))
 
 
 __all__ = ["BadRequestError", "HubService", "OrganNotAllowedError", "PayloadTooLargeError", "vn_now"]

@@ -3,7 +3,7 @@
 Legacy systems that cannot speak the axis protocol push SOAP 1.1 batches in their own dialect to
 the endpoint of their push-capable adapter (:class:`gateway.transport.soap_push.SoapPushService`).
 Every translated document is then handled exactly like a sendEdoc package from that system
-(:meth:`HubService.accept`): the same checks (it must parse as edXML and its sender must be an
+(:meth:`HubService.accept_recorded`): the same checks (it must parse as edXML and its sender must be an
 OrganId the system is registered for), the same idempotency, routing, trace hop and audit, with
 the adapter's code recorded on the messages. The answer carries one receipt per document; a
 refused or untranslatable document never affects the others.
