@@ -469,3 +469,65 @@ def test_the_agency_list_merges_the_directory_with_the_registered_agency_systems
         {"id": 4, "pid": "", "code": G10, "name": "Hệ thống B", "mail": "", "oldCode": "", "code102": G10,
          "centerCode": "TEST.W00"},
     ]
+
+
+# -- the event-loop path (sendEdoc over HTTP): the answer, a partial send completed, the log -----
+
+def test_accept_answer_returns_the_note_of_a_partial_send_and_a_resend_completes_it(
+    hub: HubService, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+    import logging
+
+    caplog.set_level(logging.INFO, logger="lienthong.hub")
+    body = build_package(_edoc(126, G22, G12))
+    h41 = _system(hub, "sys-h41")
+    doc_id, note = asyncio.run(hub.accept_answer(body, _request("sys-h41", to=f'["{G22}"]'), h41))
+    assert G12 in note and [m.destination for m in _messages(hub)] == ["sys-g22"]
+    (first,) = [r for r in caplog.records if r.getMessage() == "package accepted"]
+    assert (first.document_id, first.doc_id, first.system_id, first.routes) == (  # type: ignore[attr-defined]
+        _edoc(126).header.document_id, doc_id, "sys-h41", ["local:sys-g22"])
+    caplog.clear()
+    again, note = asyncio.run(hub.accept_answer(body, _request("sys-h41"), h41))
+    assert (again, note) == (doc_id, "")
+    assert sorted(m.destination for m in _messages(hub)) == ["sys-g12", "sys-g22"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert "partial send completed" in messages and "package already accepted (idempotent)" in messages
+    (completed,) = [r for r in caplog.records if r.getMessage() == "partial send completed"]
+    assert completed.added  # type: ignore[attr-defined]
+    assert hub.work_available.is_set()
+    hub.work_available.clear()
+    asyncio.run(hub.accept_answer(body, _request("sys-h41"), h41))  # nothing left out any more
+    assert len(_messages(hub)) == 2 and not hub.work_available.is_set()
+
+
+def test_accept_answer_records_a_business_operation_in_its_own_transaction(hub: HubService) -> None:
+    import asyncio
+
+    h41 = _system(hub, "sys-h41")
+    revoke = _edoc(127, G22, business=BusinessDocType.REVOKE)
+    doc_id, note = asyncio.run(hub.accept_answer(build_package(revoke), _request("sys-h41"), h41))
+    assert note == "" and [m.destination for m in _messages(hub)] == ["sys-g22"]
+    from gateway.ledger.models import BusinessOperation
+
+    with hub.ledger.reader() as s:
+        (op,) = s.execute(select(BusinessOperation)).scalars().all()
+    biz = revoke.trace.business
+    assert (op.business_type, op.target_document_id, op.reason) == (int(BusinessDocType.REVOKE), biz.document_id, biz.reason)
+    assert asyncio.run(hub.accept_answer(build_package(revoke), _request("sys-h41"), h41)) == (doc_id, "")
+
+
+def test_a_status_package_is_logged_with_what_it_answers(hub: HubService, caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+    import logging
+
+    caplog.set_level(logging.INFO, logger="lienthong.hub")
+    edoc = _edoc(128, G22)
+    status = build_package(sample_status(for_edoc=edoc))
+    g22 = _system(hub, "sys-g22")
+    doc_id, note = asyncio.run(hub.accept_answer(status, _request("sys-g22"), g22))
+    assert note == ""
+    (rec,) = [r for r in caplog.records if r.getMessage() == "status package accepted"]
+    assert (rec.document_id, rec.doc_id, rec.system_id) == (edoc.header.document_id, doc_id, "sys-g22")  # type: ignore[attr-defined]
+    assert asyncio.run(hub.accept_answer(status, _request("sys-g22"), g22)) == (doc_id, "")
+    assert [r.getMessage() for r in caplog.records].count("status package already accepted (idempotent)") == 1
