@@ -261,7 +261,7 @@ class HubService:
                 self.work_available.set()
             return Accepted(doc_id, created)
         kind = int(pkg.business_type)
-        biz = pkg.trace.business if pkg.trace is not None else None
+        biz = pkg.trace.business
         return PreparedSubmission(
             SubmissionDraft(
                 idem_extra=business.idem_extra(kind),
@@ -296,8 +296,8 @@ class HubService:
         hop: str,
         out_sha: str,
         out_size: int,
-        adapter: str | None = None,
-        signature: str = "",
+        adapter: str | None,
+        signature: str,
     ) -> tuple[str, bool]:
         """Status packages also move other messages' business state, so they take the ORM path."""
         document_id, status_code = pkg.response_for.document_id, pkg.status_code.wire
@@ -342,7 +342,7 @@ class HubService:
                     submission=sub,
                     document_id=document_id,
                     from_organ=sender,
-                    status_code=status_code or "",
+                    status_code=status_code,
                     description=pkg.description,
                     event_time=pkg.timestamp.isoformat(sep=" "),
                     actor=system.system_id,
@@ -368,11 +368,11 @@ class HubService:
                     own = also
         else:
             own = [o.organ_id for o in pkg.header.to]
-            if int(pkg.business_type):
+            biz = pkg.trace.business
+            if biz is not None and int(biz.doc_type):
                 # the document it revokes/updates/replaces: the official samples reuse its DocumentId,
                 # other senders name it only in Bussiness/DocumentId; either way its recipients get it
-                target = pkg.trace.business.document_id if pkg.trace and pkg.trace.business else None
-                for document_id in dict.fromkeys(d for d in (pkg.header.document_id, target) if d):
+                for document_id in dict.fromkeys(d for d in (pkg.header.document_id, biz.document_id) if d):
                     known = business.known_recipients(self.ledger, document_id, sender)
                     also += [a for a in known if a not in also]
                 own = own + [a for a in also if a not in own]
@@ -451,7 +451,7 @@ class HubService:
         return base64.b64encode(self.fetch(system, doc_id)).decode("ascii")
 
     def update_status(
-        self, system: SystemInfo, doc_id: str, status: str, description: str | None, signature: str = ""
+        self, system: SystemInfo, doc_id: str, status: str, description: str | None, signature: str
     ) -> None:
         """updateStatus; the same signed request again (the replay cache) has no second effect."""
         status = status.strip().lower()

@@ -390,16 +390,16 @@ def test_update_status_normalises_the_status_and_done_acknowledges(hub: HubServi
     hub.accept_recorded(build_package(_edoc(123, G22)), _request("sys-h41"), _system(hub, "sys-h41"))
     g22 = _system(hub, "sys-g22")
     (msg,) = _messages(hub, destination="sys-g22")
-    hub.update_status(g22, msg.doc_id, " Processing ", "đang xử lý", signature="sig-1")
+    hub.update_status(g22, msg.doc_id, " Processing ", "đang xử lý", "")  # unsigned: never a replay
     (row,) = _messages(hub, destination="sys-g22")
     assert (row.transport_status, row.state) == ("processing", "QUEUED")
     assert hub.count_inbox(g22, "edoc") == 1
-    hub.update_status(g22, msg.doc_id, "DONE", None, signature="sig-2")
+    hub.update_status(g22, msg.doc_id, "DONE", None, "")
     (row,) = _messages(hub, destination="sys-g22")
     assert (row.transport_status, row.state) == ("done", "ACKNOWLEDGED")
     assert hub.count_inbox(g22, "edoc") == 0 and hub.inbox(g22, "edoc") == []
     with pytest.raises(BadRequestError) as info:
-        hub.update_status(g22, msg.doc_id, "read", None)
+        hub.update_status(g22, msg.doc_id, "read", None, "sig-3")
     assert str(info.value) == "status must be one of ['done', 'fail', 'processing'], not 'read'"
 
 
@@ -494,7 +494,7 @@ def test_accept_answer_returns_the_note_of_a_partial_send_and_a_resend_completes
     messages = [r.getMessage() for r in caplog.records]
     assert "partial send completed" in messages and "package already accepted (idempotent)" in messages
     (completed,) = [r for r in caplog.records if r.getMessage() == "partial send completed"]
-    assert completed.added  # type: ignore[attr-defined]
+    assert completed.added and completed.document_id == _edoc(126).header.document_id  # type: ignore[attr-defined]
     assert hub.work_available.is_set()
     hub.work_available.clear()
     asyncio.run(hub.accept_answer(body, _request("sys-h41"), h41))  # nothing left out any more
@@ -531,3 +531,237 @@ def test_a_status_package_is_logged_with_what_it_answers(hub: HubService, caplog
     assert (rec.document_id, rec.doc_id, rec.system_id) == (edoc.header.document_id, doc_id, "sys-g22")  # type: ignore[attr-defined]
     assert asyncio.run(hub.accept_answer(status, _request("sys-g22"), g22)) == (doc_id, "")
     assert [r.getMessage() for r in caplog.records].count("status package already accepted (idempotent)") == 1
+
+
+# -- the replay cache, the audit trail and the state history of the receiving side ---------------
+
+def _audit(hub: HubService, event: str) -> list[tuple[str, int | None, str | None, dict]]:  # type: ignore[type-arg]
+    import json
+
+    from gateway.ledger.models import AuditEntry
+
+    with hub.ledger.reader() as s:
+        rows = s.execute(select(AuditEntry).where(AuditEntry.event == event).order_by(AuditEntry.seq)).scalars()
+        return [(e.actor, e.message_id, e.document_id, json.loads(e.detail)) for e in rows]
+
+
+def _signed(hub: HubService) -> list[tuple[str, str, str, str | None]]:
+    from gateway.ledger.models import SignedRequest
+
+    with hub.ledger.reader() as s:
+        rows = s.execute(select(SignedRequest).order_by(SignedRequest.seen_at)).scalars()
+        return [(r.system_id, r.signature, r.operation, r.result) for r in rows]
+
+
+def test_a_replayed_update_status_has_no_second_effect(hub: HubService, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="lienthong.hub")
+    hub.accept_recorded(build_package(_edoc(130, G22)), _request("sys-h41"), _system(hub, "sys-h41"))
+    (msg,) = _messages(hub, destination="sys-g22")
+    g22 = _system(hub, "sys-g22")
+    hub.update_status(g22, msg.doc_id, "processing", "đang xử lý", "sig-1")
+    hub.update_status(g22, msg.doc_id, "done", "xong", "sig-1")  # the same signed request again
+    (row,) = _messages(hub, destination="sys-g22")
+    assert (row.transport_status, row.state) == ("processing", "QUEUED")
+    assert _audit(hub, "inbox.update_status") == [
+        ("sys-g22", msg.id, msg.document_id, {"status": "processing", "description": "đang xử lý"})]
+    assert [r for r in _signed(hub) if r[0] == "sys-g22"] == [("sys-g22", "sig-1", "updateStatus", msg.doc_id)]
+    (replayed,) = [r for r in caplog.records if r.getMessage() == "updateStatus replayed: no second effect"]
+    assert replayed.document_id == msg.document_id  # type: ignore[attr-defined]
+
+
+def test_a_signature_first_used_for_send_edoc_is_refused_on_update_status(hub: HubService) -> None:
+    from gateway.errors import RequestRefusedError
+
+    edoc = _edoc(131, G22)
+    hub.accept_recorded(build_package(edoc), _request("sys-h41"), _system(hub, "sys-h41"))
+    (msg,) = _messages(hub, destination="sys-g22")
+    g22 = _system(hub, "sys-g22")
+    status = VerifiedRequest("sys-g22", {}, None, "sig-status")
+    done = hub.prepare(build_package(sample_status(for_edoc=edoc)), status, g22)
+    assert isinstance(done, Accepted)
+    assert [r for r in _signed(hub) if r[0] == "sys-g22"] == [("sys-g22", "sig-status", "sendEdoc", done.doc_id)]
+    with pytest.raises(RequestRefusedError) as info:
+        hub.update_status(g22, msg.doc_id, "done", None, "sig-status")
+    assert str(info.value) == "this signed request was already used for sendEdoc; it is not accepted for updateStatus"
+    (row,) = _messages(hub, destination="sys-g22")
+    assert (row.transport_status, row.state) == ("pending", "QUEUED")
+
+
+def test_the_state_history_says_who_moved_a_document_and_why(hub: HubService) -> None:
+    h41, g22, g12 = (_system(hub, s) for s in ("sys-h41", "sys-g22", "sys-g12"))
+    hub.accept_recorded(build_package(_edoc(132, G22, G12)), _request("sys-h41"), h41)
+    read_first = _messages(hub, destination="sys-g22")[0]
+    unread = _messages(hub, destination="sys-g12")[0]
+    hub.fetch(g22, read_first.doc_id)
+    hub.update_status(g22, read_first.doc_id, "done", None, "")
+    hub.update_status(g12, unread.doc_id, "done", None, "")
+    moves = [(actor, mid, d["from"], d["to"], d["reason"]) for actor, mid, _, d in _audit(hub, "message.state")]
+    assert moves == [
+        ("sys-g22", read_first.id, "QUEUED", "SENT", "fetched by recipient"),
+        ("sys-g22", read_first.id, "SENT", "ACKNOWLEDGED", "updateStatus done"),
+        ("sys-g12", unread.id, "QUEUED", "SENT", "acknowledged unread"),
+        ("sys-g12", unread.id, "SENT", "ACKNOWLEDGED", "updateStatus done"),
+    ]
+
+
+def test_a_status_message_belongs_to_its_submission_and_is_audited_for_its_sender(hub: HubService) -> None:
+    edoc = _edoc(133, G22)
+    hub.accept_recorded(build_package(edoc), _request("sys-h41"), _system(hub, "sys-h41"))
+    done = hub.prepare(build_package(sample_status(for_edoc=edoc)), _request("sys-g22"), _system(hub, "sys-g22"))
+    assert isinstance(done, Accepted)
+    (msg,) = _messages(hub, message_type="status")
+    with hub.ledger.reader() as s:
+        sub_id = s.execute(select(Submission.id).where(Submission.doc_id == done.doc_id)).scalar_one()
+    assert msg.submission_id == sub_id
+    created = [(actor, d["doc_id"]) for actor, _, _, d in _audit(hub, "message.created")]
+    assert ("sys-g22", msg.doc_id) in created
+
+
+def test_a_signed_business_operation_is_in_the_replay_cache(hub: HubService) -> None:
+    import asyncio
+
+    revoke = _edoc(134, G22, business=BusinessDocType.REVOKE)
+    request = VerifiedRequest("sys-h41", {}, None, "sig-revoke")
+    doc_id, _ = asyncio.run(hub.accept_answer(build_package(revoke), request, _system(hub, "sys-h41")))
+    assert _signed(hub) == [("sys-h41", "sig-revoke", "sendEdoc", doc_id)]
+
+
+def test_a_legacy_push_names_its_adapter_on_every_message(hub: HubService) -> None:
+    hub.accept_recorded(build_package(_edoc(135, G22, G12)), _request("sys-h41"), _system(hub, "sys-h41"),
+                        adapter="qlvb_soap")
+    assert {m.adapter for m in _messages(hub)} == {"qlvb_soap"}
+
+
+def test_sendedoc_work_runs_in_the_hubs_own_prepare_threads_which_close_stops(hub: HubService) -> None:
+    import asyncio
+    import threading
+
+    seen: dict[str, str] = {}
+
+    def spy(name: str):  # type: ignore[no-untyped-def]
+        real = getattr(hub, name)
+
+        def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+            seen[name] = threading.current_thread().name
+            return real(*args, **kwargs)
+        setattr(hub, name, call)
+
+    for name in ("prepare", "_commit_business", "_complete_routes"):
+        spy(name)
+    h41 = _system(hub, "sys-h41")
+    body = build_package(_edoc(136, G22, G12))
+    asyncio.run(hub.accept_answer(body, _request("sys-h41", to=f'["{G22}"]'), h41))
+    asyncio.run(hub.accept_answer(body, _request("sys-h41"), h41))  # completes the partial send
+    revoke = build_package(_edoc(137, G22, business=BusinessDocType.REVOKE))
+    asyncio.run(hub.accept_answer(revoke, _request("sys-h41"), h41))
+    assert set(seen) == {"prepare", "_commit_business", "_complete_routes"}
+    assert all(t.startswith("lienthong-prepare") for t in seen.values()), seen
+    hub.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("lienthong-prepare")]
+
+
+def test_an_inbox_lists_only_the_systems_local_deliveries(hub_settings: HubSettings, ledger: Ledger) -> None:
+    peer = RemoteHubSettings(url="http://127.0.0.1:9/", system_id="me-at-b", secret="x", code="HUB.B",
+                             serves=("HUB.B",))
+    ledger.add_system("sys-h41", "s-41", [H41])
+    ledger.add_system("HUB.B", "s-b", [G09], kind="hub")  # the downstream hub also pulls from here
+    directory = Directory([Agency(code=G09, name="Sở", center_code="HUB.B")])
+    service = _service(replace(hub_settings, peers=(peer,)), ledger, directory)
+    try:
+        service.accept_recorded(build_package(_edoc(138, G09)), _request("sys-h41"), _system(service, "sys-h41"))
+        assert [(m.route, m.destination) for m in _messages(service)] == [("peer", "HUB.B")]
+        b = _system(service, "HUB.B")
+        assert service.inbox(b, "edoc") == [] and service.count_inbox(b, "edoc") == 0
+    finally:
+        service.close()
+
+
+def test_the_inbox_dates_include_their_bounds_and_the_list_stops_at_1000(hub: HubService) -> None:
+    hub.accept_recorded(build_package(_edoc(139, G22)), _request("sys-h41"), _system(hub, "sys-h41"))
+    (msg,) = _messages(hub, destination="sys-g22")
+    whole = datetime(2026, 12, 1, 3, 4, 5)
+    with hub.ledger.transaction() as s:
+        s.get(Message, msg.id).created_at = whole  # type: ignore[union-attr]
+    g22 = _system(hub, "sys-g22")
+    exact = axis_time(whole, hub.settings)
+    assert len(hub.inbox(g22, "edoc", from_date=exact, to_date=exact)) == 1
+    with hub.ledger.transaction() as s:
+        s.add_all([Message(doc_id=f"bulk-{i:05d}", direction="in", message_type="edoc", document_id=f"D{i}",
+                           sender=H41, recipients=f'["{G22}"]', route="local", destination="sys-g22",
+                           state="QUEUED", payload_sha256="0" * 64, transport_status="pending",
+                           created_at=whole + timedelta(seconds=1), updated_at=whole) for i in range(1000)])
+    rows = hub.inbox(g22, "edoc")
+    assert len(rows) == 1000 and hub.count_inbox(g22, "edoc") == 1001
+    assert rows[0]["docId"] == msg.doc_id and rows[-1]["docId"] == "bulk-00998"  # in arrival order
+
+
+def test_refusal_messages_say_exactly_what_is_wrong(hub: HubService) -> None:
+    from gateway.errors import GatewayError
+
+    h41 = _system(hub, "sys-h41")
+    with pytest.raises(SchemaValidationError) as info:
+        hub.prepare(b"  \r\n", _request("sys-h41"), h41)
+    assert str(info.value) == "empty body: sendEdoc expects the .edxml file"
+    body = build_package(_edoc(140, G22))
+    with pytest.raises(SchemaValidationError) as info:
+        hub.prepare(body, _request("sys-h41", hash_file="0" * 64), h41)
+    assert str(info.value) == "hash-file does not match the body (SHA-256 of the file without CRLF)"
+    with pytest.raises(SchemaValidationError) as info:
+        hub.prepare(b"PK\x03\x04rest", _request("sys-h41"), h41)
+    assert str(info.value) == ("the body is not an XML document (it starts with b'PK\\x03\\x04r'); "
+                               "sendEdoc expects the .edxml file")
+    with pytest.raises(GatewayError) as info:
+        hub.prepare(b"<edXMLEnvelope><broken", _request("sys-h41"), h41)
+    assert "sendEdoc from sys-h41" in str(info.value)  # the parser names the request it read
+
+
+def test_a_package_with_a_byte_order_mark_is_accepted_as_sent(hub: HubService) -> None:
+    body = b"\xef\xbb\xbf" + build_package(_edoc(141, G22))
+    prepared = hub.prepare(body, _request("sys-h41"), _system(hub, "sys-h41"))
+    assert not isinstance(prepared, Accepted) and prepared.draft.payload_sha256 == hashlib.sha256(body).hexdigest()
+
+
+def test_a_clean_package_logs_no_schema_departures(hub: HubService, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="lienthong.hub")
+    assert hub.settings.validate_packages
+    hub.prepare(build_package(_edoc(142, G22)), _request("sys-h41"), _system(hub, "sys-h41"))
+    assert not [r for r in caplog.records if "schema departures" in r.getMessage()]
+
+
+def test_vn_now_is_utc_plus_the_offset_whatever_the_hosts_zone(
+    hub_settings: HubSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        expected = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=7)
+        assert abs(vn_now(hub_settings) - expected) < timedelta(minutes=1)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_the_sent_list_filters_by_type_and_by_docid(hub: HubService) -> None:
+    h41 = _system(hub, "sys-h41")
+    a = hub.accept_recorded(build_package(_edoc(143, G22)), _request("sys-h41"), h41)
+    b = hub.accept_recorded(build_package(_edoc(144, G12)), _request("sys-h41"), h41)
+    assert {r["senderDocId"] for r in hub.sent_list(h41, None, None)} == {a.doc_id, b.doc_id}
+    assert [r["toCode"] for r in hub.sent_list(h41, None, a.doc_id)] == [G22]
+    assert hub.sent_list(h41, "status", None) == [] and len(hub.sent_list(h41, "edoc", None)) == 2
+
+
+def test_a_withdrawals_to_may_name_the_recipients_the_document_already_went_to(hub: HubService) -> None:
+    edoc = _edoc(145, G22, G12)
+    hub.accept_recorded(build_package(edoc), _request("sys-h41"), _system(hub, "sys-h41"))
+    withdrawal = sample_status(StatusCode.CANCELLATION, for_edoc=edoc)
+    # ResponseFor names G22 (not the sender itself): the status is G22's, and `to` may still name G12,
+    # a recipient the document already went to
+    aimed = replace(withdrawal, response_for=replace(withdrawal.response_for, organ_id=G22))
+    hub.prepare(build_package(aimed), _request("sys-h41", to=f'["{G12}"]'), _system(hub, "sys-h41"))
+    assert [m.destination for m in _messages(hub, message_type="status")] == ["sys-g12"]
