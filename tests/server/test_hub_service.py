@@ -765,3 +765,23 @@ def test_a_withdrawals_to_may_name_the_recipients_the_document_already_went_to(h
     aimed = replace(withdrawal, response_for=replace(withdrawal.response_for, organ_id=G22))
     hub.prepare(build_package(aimed), _request("sys-h41", to=f'["{G12}"]'), _system(hub, "sys-h41"))
     assert [m.destination for m in _messages(hub, message_type="status")] == ["sys-g12"]
+
+
+def test_schema_departures_are_logged_five_at_most(hub: HubService, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    real = hub.parser.parse
+    issues = tuple(f"departure {i}" for i in range(7))  # what a lenient read reports, str() per issue
+
+    def lenient(data: bytes, source: str):  # type: ignore[no-untyped-def]
+        return replace(real(data, source), schema_issues=issues)
+
+    hub.parser.parse = lenient  # type: ignore[method-assign]
+    caplog.set_level(logging.INFO, logger="lienthong.hub")
+    hub.prepare(build_package(_edoc(146, G22)), _request("sys-h41"), _system(hub, "sys-h41"))
+    (rec,) = [r for r in caplog.records if r.getMessage() == "package accepted with schema departures"]
+    assert rec.issues == [f"departure {i}" for i in range(5)] and rec.system_id == "sys-h41"  # type: ignore[attr-defined]
+    caplog.clear()
+    hub.settings = replace(hub.settings, validate_packages=False)
+    hub.prepare(build_package(_edoc(147, G22)), _request("sys-h41"), _system(hub, "sys-h41"))
+    assert not [r for r in caplog.records if "schema departures" in r.getMessage()]
