@@ -217,6 +217,8 @@ class HubSettings:
     public_url: str = ""
     malloc_trim_seconds: float = 10.0
     """How often each server process hands malloc's kept-free memory back to the OS (0 = never)."""
+    malloc_arena_max: int = 2
+    """glibc malloc arenas per server process (0 = glibc's default, 8 per core; docs/limits.md)."""
     airflow: AirflowEventSettings = field(default_factory=AirflowEventSettings)
     """Asset events after a legacy push (``[airflow]`` in hub.toml; docs/airflow.md)."""
 
@@ -229,6 +231,8 @@ class HubSettings:
             )
         if self.malloc_trim_seconds < 0:
             raise ConfigurationError("malloc_trim_seconds must be >= 0 (0 never trims)")
+        if self.malloc_arena_max < 0:
+            raise ConfigurationError("malloc_arena_max must be >= 0 (0 keeps glibc's default)")
         if self.sqlite_heap_limit_bytes < 0:
             raise ConfigurationError("sqlite_heap_limit_bytes must be >= 0 (0 leaves SQLite's memory unbounded)")
         if self.timestamp_window_seconds < 0:

@@ -27,7 +27,7 @@ from gateway.server.errors_handler import CatchAllMiddleware
 from gateway.server.health import build_health_router
 from gateway.server.hub import HubService
 from gateway.server.legacy_push import build_legacy_router
-from gateway.server.malloc_trim import MallocTrimmer
+from gateway.server.malloc_trim import MallocTrimmer, limit_arenas
 from gateway.server.operator_api import build_operator_router
 
 
@@ -36,6 +36,7 @@ def create_app(
 ) -> FastAPI:
     """The hub's ASGI app. ``prestart_workers`` (``lienthong serve``) starts one parse-sandbox worker at
     start-up, so the first heavy package does not pay a worker's start-up on the request path."""
+    limit_arenas(settings.malloc_arena_max)  # before this process starts its threads
     ledger = Ledger.open(settings, migrate=migrate, pool_size=20)
     blobs = BlobStore(settings.blob_dir, fsync=False)  # durability by HubService's group sync
     directory = Directory.from_json(settings.directory_file) if settings.directory_file else Directory()

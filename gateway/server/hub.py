@@ -283,7 +283,7 @@ class HubService:
                 actor=system.system_id,
             ),
             note=to_header.partial_note(chosen) if chosen.partial else "",
-            business=(kind, biz.document_id if biz else None, biz.reason if biz else None) if kind else None,
+            business=(kind, biz.document_id, biz.reason) if biz is not None and kind else None,
         )
 
     def _accept_status(

@@ -32,6 +32,30 @@ def _malloc_trim() -> Callable[[], int] | None:
     return lambda: int(function(0))
 
 
+M_ARENA_MAX = -8
+"""``mallopt`` parameter number of glibc's arena cap (``malloc.h``)."""
+
+
+def limit_arenas(count: int) -> bool:
+    """Cap glibc's malloc arenas of this process at ``count`` (``mallopt(M_ARENA_MAX)``, the same as
+    ``MALLOC_ARENA_MAX``); ``count`` 0 leaves glibc's default (8 per core). False where not glibc.
+
+    A thread's first allocation gets an arena of its own while there are fewer than 8 per core, and
+    memory freed in one arena is reused only by the threads that allocate from it: a worker's 40 request threads
+    and 8 prepare threads spread a package's buffers over many arenas, each keeping its own free
+    chunks. Call it before the process starts its threads (arenas already created stay).
+    """
+    if count <= 0:
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.restype = ctypes.c_int
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    return bool(mallopt(M_ARENA_MAX, count))
+
+
 class MallocTrimmer:
     """Calls ``malloc_trim(0)`` every ``interval`` seconds until stopped (``malloc_trim_seconds``)."""
 
@@ -67,4 +91,4 @@ class MallocTrimmer:
         log.debug("malloc trimmer stopped after %d trims", self.trims)
 
 
-__all__ = ["MallocTrimmer"]
+__all__ = ["MallocTrimmer", "limit_arenas"]

@@ -785,3 +785,26 @@ def test_schema_departures_are_logged_five_at_most(hub: HubService, caplog: pyte
     hub.settings = replace(hub.settings, validate_packages=False)
     hub.prepare(build_package(_edoc(147, G22)), _request("sys-h41"), _system(hub, "sys-h41"))
     assert not [r for r in caplog.records if "schema departures" in r.getMessage()]
+
+
+def test_a_package_without_a_bussiness_block_is_a_new_document(hub: HubService) -> None:
+    pkg = _edoc(148, G22)
+    bare = replace(pkg, trace=replace(pkg.trace, business=None))  # real axis traffic omits the block
+    prepared = hub.prepare(build_package(bare), _request("sys-h41"), _system(hub, "sys-h41"))
+    assert not isinstance(prepared, Accepted)
+    assert prepared.business is None and prepared.draft.idem_extra == ""
+    assert [r.destination for r in prepared.draft.routes] == ["sys-g22"]
+
+
+def test_asset_events_are_wired_only_when_airflow_is_configured(hub_settings: HubSettings, ledger: Ledger) -> None:
+    from gateway.config import AirflowEventSettings
+
+    plain = _service(hub_settings, ledger)
+    wired = _service(replace(hub_settings, airflow=AirflowEventSettings(url="http://127.0.0.1:9/", username="u",
+                                                                        password="p")), ledger)
+    try:
+        assert plain.asset_events is None
+        assert wired.asset_events is not None and wired.asset_events.settings.url == "http://127.0.0.1:9/"
+    finally:
+        plain.close()
+        wired.close()
