@@ -82,6 +82,8 @@ def run(module: str, tests: list[str], max_children: int) -> int:
     work = prepare(module, tests)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("LIENTHONG_TEST_DATABASE_URL", None)  # SQLite: one schema per test would be too slow here
+    # a mutant that makes a test's wait hang fails it after 5 s, not at mutmut's timeout (tests/patience.py)
+    env.setdefault("LIENTHONG_TEST_PATIENCE_S", "5")
     started = time.monotonic()
     print(f"== {module}: mutmut run with {' '.join(tests)}", flush=True)
     log = work / "mutmut.log"

@@ -11,6 +11,7 @@ Alembic (no alembic.ini): :func:`upgrade` is called by ``lienthong db upgrade`` 
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import sqlite3
 import threading
@@ -139,16 +140,35 @@ def _drop_on_checkin(_dbapi_connection: Any, record: Any) -> None:
     _release(record.info)
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine | None = None) -> Config:
+    """Alembic's configuration without an ini file; ``engine`` is what env.py migrates."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.attributes["engine"] = engine
+    if engine is not None:
+        cfg.attributes["engine"] = engine
     return cfg
 
 
+@functools.cache
+def head_revision() -> str:
+    """The newest migration (read from the scripts once per process)."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise LedgerError(f"no ledger migrations found in {MIGRATIONS_DIR} (broken installation)")
+    return head
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` (idempotent; safe to call on every start)."""
+    """Bring the schema to ``revision`` (idempotent; safe to call on every start).
+
+    A database already at the head is left alone after one query: running Alembic's environment
+    loads every migration script (most of the cost of opening a ledger, measured in session 7).
+    """
     try:
+        if revision == "head" and current_revision(engine) == head_revision():
+            return
         command.upgrade(alembic_config(engine), revision)
     except SQLAlchemyError as exc:
         raise LedgerError(f"database migration failed: {type(exc).__name__}") from exc
@@ -164,4 +184,4 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-__all__ = ["MIGRATIONS_DIR", "current_revision", "is_sqlite", "make_engine", "upgrade"]
+__all__ = ["MIGRATIONS_DIR", "current_revision", "head_revision", "is_sqlite", "make_engine", "upgrade"]

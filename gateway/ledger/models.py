@@ -45,6 +45,7 @@ class Submission(Base):
     """One accepted package, unique by its idempotency key."""
 
     __tablename__ = "submissions"
+    __table_args__ = (Index("ix_submissions_system_received", "system_id", "received_at"),)  # migration 0005
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     doc_id: Mapped[str] = mapped_column(String(36), unique=True)
@@ -67,6 +68,11 @@ class Message(Base):
         Index("ix_messages_due", "state", "next_attempt_at"),
         Index("ix_messages_inbox", "route", "destination", "message_type", "transport_status"),
         Index("ix_messages_claim", "route", "state", "next_attempt_at"),  # migration 0006
+        # migration 0005 (the console's searches); on PostgreSQL also two trigram indexes where
+        # pg_trgm is available, which only the migration knows how to create
+        Index("ix_messages_state_id", "state", "id"),
+        Index("ix_messages_sender_id", "sender", "id"),
+        Index("ix_messages_code", "code", postgresql_ops={"code": "varchar_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -75,12 +81,12 @@ class Message(Base):
     direction: Mapped[str] = mapped_column(String(8))  # in | out
     message_type: Mapped[str] = mapped_column(String(8))  # edoc | status
     document_id: Mapped[str] = mapped_column(String(512), index=True)
-    sender: Mapped[str] = mapped_column(String(64), index=True)
+    sender: Mapped[str] = mapped_column(String(64))
     recipients: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of OrganIds
     route: Mapped[str] = mapped_column(String(16))  # local | peer | upstream
     destination: Mapped[str] = mapped_column(String(64))  # system id, peer code or "upstream"
     adapter: Mapped[str | None] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(24), index=True)
+    state: Mapped[str] = mapped_column(String(24))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
@@ -105,6 +111,7 @@ class Attempt(Base):
     """One try to deliver a message, with its outcome: delivered, refused or unknown."""
 
     __tablename__ = "attempts"
+    __table_args__ = (Index("ix_attempts_outcome_reason", "outcome", "reason"),)  # migration 0005
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)

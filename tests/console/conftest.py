@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from console_kit import ARTIFACTS, G22, H41, PROFILES, UNKNOWN, XSS_SUBJECT  # noqa: F401
-from db_fixtures import database_url, hub_settings, ledger, make_database_url  # noqa: F401
+from db_fixtures import database_url, hub_settings, ledger, make_database_url, migrated_sqlite  # noqa: F401
 from hubkit import free_port, running_hubs, sdk_call, sdk_send, wait_for
 
 from gateway.config import ConsoleSettings, HubSettings

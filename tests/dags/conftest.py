@@ -27,7 +27,7 @@ import shutil  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 
 import pytest  # noqa: E402
-from db_fixtures import make_database_url  # noqa: E402, F401  (ledgers on PostgreSQL in make test-pg)
+from db_fixtures import make_database_url, migrated_sqlite  # noqa: E402, F401  (ledgers on PostgreSQL in make test-pg)
 
 from gateway.config import HubSettings  # noqa: E402
 

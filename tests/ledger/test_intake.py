@@ -7,6 +7,7 @@ import threading
 from dataclasses import replace
 
 import pytest
+from patience import PATIENCE_S
 from sqlalchemy import func, select
 
 from gateway.errors import ConflictError
@@ -70,7 +71,7 @@ def test_committer_under_concurrency_records_each_submission_once(ledger: Ledger
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
+        t.join(PATIENCE_S)
     committer.close()
     assert not errors
     with ledger.reader() as s:

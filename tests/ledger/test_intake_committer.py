@@ -16,6 +16,7 @@ from dataclasses import replace
 
 import pytest
 from intake_drafts import H41, draft
+from patience import PATIENCE_S
 from sqlalchemy import event, func, select
 
 from gateway.errors import BlobStoreError, ConflictError, GatewayError, LedgerError, SchemaValidationError
@@ -25,7 +26,7 @@ from gateway.ledger.models import Submission
 
 pytestmark = pytest.mark.db
 
-def _wait_until(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_until(predicate, timeout: float = PATIENCE_S) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout  # a deadline for a loaded machine, not a timing goal
     while not predicate():
         assert time.monotonic() < deadline, "the committer never reached the expected point"
@@ -42,7 +43,7 @@ class _HeldFirstBatch:
     def __call__(self) -> None:
         self.batches += 1
         if self.batches == 1:
-            assert self.release.wait(60), "the test never released the first batch"
+            assert self.release.wait(PATIENCE_S), "the test never released the first batch"
 
 
 def test_a_conflict_names_the_document_the_sender_and_the_submission_already_stored(ledger: Ledger) -> None:
@@ -63,10 +64,10 @@ def test_no_batch_is_larger_than_max_batch(ledger: Ledger) -> None:
         _wait_until(lambda: hook.batches == 1)  # the writer holds batch [0]; the rest queue up behind it
         futures += [committer.enqueue(draft(n)) for n in range(1, 6)]
         hook.release.set()
-        results = [f.result(60) for f in futures]
+        results = [f.result(PATIENCE_S) for f in futures]
     finally:
         hook.release.set()
-        committer.close(timeout=60)
+        committer.close(timeout=PATIENCE_S)
     assert hook.batches == 4  # [0], [1, 2], [3, 4], [5]: five queued drafts, at most two per commit
     assert all(r.created for r in results) and len({r.doc_id for r in results}) == 6
     with ledger.reader() as s:
@@ -83,7 +84,7 @@ def test_close_finishes_the_queued_work_before_it_returns(ledger: Ledger) -> Non
     # the first batch is released only a while after close() was called: close() must wait for it
     # and for the two batches queued behind it, not return at once
     threading.Timer(1.0, hook.release.set).start()
-    committer.close(timeout=60)
+    committer.close(timeout=PATIENCE_S)
     assert all(f.done() for f in futures), "close() returned before the queued submissions were committed"
     assert all(f.result().created for f in futures)
     with ledger.reader() as s:
@@ -93,7 +94,7 @@ def test_close_finishes_the_queued_work_before_it_returns(ledger: Ledger) -> Non
 def test_a_closed_committer_refuses_new_work_with_a_retryable_error(ledger: Ledger) -> None:
     committer = IntakeCommitter(ledger)
     assert committer.submit(draft(20)).created
-    committer.close(timeout=60)
+    committer.close(timeout=PATIENCE_S)
     with pytest.raises(LedgerError) as info:
         committer.enqueue(draft(21))
     assert info.value.retryable  # the next worker (or the restarted process) can take it
@@ -104,7 +105,7 @@ def test_a_closed_committer_refuses_new_work_with_a_retryable_error(ledger: Ledg
 
 def test_closing_an_unused_committer_returns_at_once_and_still_refuses_work(ledger: Ledger) -> None:
     committer = IntakeCommitter(ledger)
-    committer.close(timeout=60)  # no writer thread was ever started
+    committer.close(timeout=PATIENCE_S)  # no writer thread was ever started
     with pytest.raises(LedgerError, match="shutting down"):
         committer.submit(draft(30))
 
@@ -116,12 +117,12 @@ def test_close_gives_up_waiting_after_its_timeout_when_a_batch_is_stuck(ledger: 
     _wait_until(lambda: hook.batches == 1)  # the batch hangs in before_commit (a stuck disk sync)
     closer = threading.Thread(target=committer.close, kwargs={"timeout": 0.2})
     closer.start()
-    closer.join(60)
+    closer.join(PATIENCE_S)
     still_closing = closer.is_alive()
     hook.release.set()
-    closer.join(60)
+    closer.join(PATIENCE_S)
     assert not still_closing, "close() waited for a stuck batch beyond its timeout (shutdown would hang)"
-    assert future.result(60).created  # the stuck batch still completes once the sync returns
+    assert future.result(PATIENCE_S).created  # the stuck batch still completes once the sync returns
 
 
 def test_the_writer_is_a_named_daemon_thread(ledger: Ledger) -> None:
@@ -132,7 +133,7 @@ def test_the_writer_is_a_named_daemon_thread(ledger: Ledger) -> None:
         writers = [t for t in threading.enumerate() if t.name == "lienthong-intake"]
         assert writers and all(t.daemon for t in writers)
     finally:
-        committer.close(timeout=60)
+        committer.close(timeout=PATIENCE_S)
 
 
 TOO_LONG = "D" * 3000  # over VARCHAR(512) on PostgreSQL, over the length limit set below on SQLite
@@ -176,12 +177,12 @@ def test_a_refused_batch_is_logged_once_and_the_refused_package_by_its_document_
         _wait_until(lambda: hook.batches == 1)
         futures = [committer.enqueue(d) for d in (draft(61), bad, draft(63))]
         hook.release.set()
-        assert held.result(60).created
-        assert futures[0].result(60).created and futures[2].result(60).created
-        refused = futures[1].exception(60)
+        assert held.result(PATIENCE_S).created
+        assert futures[0].result(PATIENCE_S).created and futures[2].result(PATIENCE_S).created
+        refused = futures[1].exception(PATIENCE_S)
     finally:
         hook.release.set()
-        committer.close(timeout=60)
+        committer.close(timeout=PATIENCE_S)
     assert isinstance(refused, GatewayError)
     lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
     split = [r for r in lines if r.getMessage().startswith("ledger refused a batch of 3 (")]
@@ -233,12 +234,12 @@ def test_a_failed_blob_sync_records_nothing_of_its_batch(ledger: Ledger, members
         _wait_until(lambda: hook.batches == 1)
         futures = [committer.enqueue(draft(71 + i)) for i in range(members)]
         hook.release.set()
-        assert held.result(60).created
-        errors = [f.exception(60) for f in futures]
+        assert held.result(PATIENCE_S).created
+        errors = [f.exception(PATIENCE_S) for f in futures]
         after = committer.submit(draft(80))  # the next batch syncs again and is recorded
     finally:
         hook.release.set()
-        committer.close(timeout=60)
+        committer.close(timeout=PATIENCE_S)
     assert hook.batches == 3 and after.created
     if isinstance(error, GatewayError):
         assert all(e is error for e in errors)
@@ -259,7 +260,7 @@ def test_a_conflicting_resend_through_the_committer_gets_the_conflict_error(ledg
             committer.submit(draft(100, sha="d" * 64))
         assert committer.submit(draft(100)) == Accepted(first.doc_id, False)
     finally:
-        committer.close(timeout=60)
+        committer.close(timeout=PATIENCE_S)
 
 
 def test_a_value_the_column_cannot_hold_alone_is_refused_with_a_422_naming_no_driver_detail(ledger: Ledger) -> None:
@@ -272,7 +273,7 @@ def test_a_value_the_column_cannot_hold_alone_is_refused_with_a_422_naming_no_dr
             committer.submit(replace(draft(90), document_id=TOO_LONG))
         assert committer.submit(draft(91)).created  # the writer carries on
     finally:
-        committer.close(timeout=60)
+        committer.close(timeout=PATIENCE_S)
     text = str(info.value)
     assert text == "the ledger cannot store a field of this package (a value is too long or malformed for its column)"
     assert not info.value.retryable
@@ -291,11 +292,11 @@ def test_waiters_that_went_away_before_their_turn_are_not_committed(ledger: Ledg
         mixed = [committer.enqueue(draft(53)), committer.enqueue(draft(54))]
         assert all(f.cancel() for f in gone) and mixed[0].cancel()  # the clients disconnected
         hook.release.set()
-        assert first.result(60).created and mixed[1].result(60).created
+        assert first.result(PATIENCE_S).created and mixed[1].result(PATIENCE_S).created
         later = committer.submit(draft(55))  # the writer goes on after a batch of cancelled waiters
     finally:
         hook.release.set()
-        committer.close(timeout=60)
+        committer.close(timeout=PATIENCE_S)
     assert later.created
     assert hook.batches == 3  # [50], [54] and [55]: the batch of two cancelled waiters never reached the sync
     with ledger.reader() as s:

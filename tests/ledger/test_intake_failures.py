@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from intake_drafts import draft
+from patience import PATIENCE_S
 from sqlalchemy import func, select
 from sqlalchemy.exc import DataError, IntegrityError
 
@@ -113,7 +114,7 @@ class _Hold:
         self.batches += 1
         if self.batches == 1:
             self.started.set()
-            assert self.release.wait(60)
+            assert self.release.wait(PATIENCE_S)
 
 
 def _batched(ledger: Ledger, drafts: Sequence[SubmissionDraft]) -> list[Accepted | BaseException]:
@@ -122,19 +123,19 @@ def _batched(ledger: Ledger, drafts: Sequence[SubmissionDraft]) -> list[Accepted
     committer = IntakeCommitter(ledger, before_commit=hold)
     try:
         filler = committer.enqueue(draft(999))
-        assert hold.started.wait(60)
+        assert hold.started.wait(PATIENCE_S)
         futures = [committer.enqueue(d) for d in drafts]
         hold.release.set()
-        filler.result(60)
+        filler.result(PATIENCE_S)
         out: list[Accepted | BaseException] = []
         for f in futures:
-            exc = f.exception(60)
+            exc = f.exception(PATIENCE_S)
             out.append(exc if exc is not None else f.result())
         assert hold.batches == 2, "the drafts were not committed as one batch"
         return out
     finally:
         hold.release.set()
-        committer.close(timeout=60)
+        committer.close(timeout=PATIENCE_S)
 
 
 def _boom_for(monkeypatch: pytest.MonkeyPatch, document_id: str) -> None:
@@ -161,7 +162,7 @@ def test_an_unexpected_error_in_a_batch_of_one_is_a_retryable_error_naming_its_k
             committer.submit(bad)
         assert committer.submit(draft(11)).created  # the writer thread survived
     finally:
-        committer.close(timeout=60)
+        committer.close(timeout=PATIENCE_S)
     assert str(info.value) == "ledger write failed: RuntimeError" and info.value.retryable
     failed = [r for r in caplog.records if r.getMessage() == "ledger batch failed"]
     assert len(failed) == 1 and failed[0].levelno == logging.ERROR and failed[0].exc_info
@@ -212,7 +213,7 @@ def test_a_database_refusal_of_a_batch_of_one_is_not_split(
         with pytest.raises(GatewayError):
             committer.submit(draft(40, system_id=None))  # type: ignore[arg-type]
     finally:
-        committer.close(timeout=60)
+        committer.close(timeout=PATIENCE_S)
     assert not [r for r in caplog.records if "one by one" in r.getMessage() or "refused a package" in r.getMessage()]
 
 
@@ -229,7 +230,7 @@ def test_a_failed_blob_sync_is_logged_once_as_an_error_of_the_batch(
         with pytest.raises(LedgerError, match=r"^cannot make the batch durable: OSError$"):
             committer.submit(draft(50))
     finally:
-        committer.close(timeout=60)
+        committer.close(timeout=PATIENCE_S)
     lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [r.getMessage() for r in lines] == ["the sync before the group commit failed"]
     assert lines[0].levelno == logging.ERROR and lines[0].exc_info and lines[0].__dict__["document_id"] is None

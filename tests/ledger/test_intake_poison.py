@@ -12,6 +12,7 @@ import threading
 from concurrent.futures import Future
 
 import pytest
+from patience import PATIENCE_S
 from sqlalchemy import func, select
 
 from gateway.errors import FieldTooLongError, GatewayError, SchemaValidationError
@@ -75,7 +76,7 @@ def test_a_poisoned_batch_commits_every_innocent_member(ledger: Ledger) -> None:
     outcomes: list[Accepted | BaseException] = []
     for fut in futures:
         try:
-            outcomes.append(fut.result(60))
+            outcomes.append(fut.result(PATIENCE_S))
         except BaseException as exc:
             outcomes.append(exc)
     committer.close()

@@ -21,8 +21,9 @@ G22 = "000.00.00.G22"
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory):
+def hub(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path):
     import os
+    import shutil
     import uuid
 
     from sqlalchemy import create_engine, text
@@ -38,6 +39,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory):
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         url = _pg_schema_url(base, schema)
     else:
+        shutil.copyfile(migrated_sqlite, tmp / "auth.db")  # tests/db_fixtures.py: migrated once per session
         url = f"sqlite:///{tmp / 'auth.db'}"
     settings = HubSettings(data_dir=tmp / "data", database_url=url, node_id="AUTH.W00", timestamp_window_seconds=300,
                            max_request_bytes=200_000)
