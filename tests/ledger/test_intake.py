@@ -72,7 +72,7 @@ def test_committer_under_concurrency_records_each_submission_once(ledger: Ledger
         t.start()
     for t in threads:
         t.join(PATIENCE_S)
-    committer.close()
+    committer.close(timeout=PATIENCE_S)
     assert not errors
     with ledger.reader() as s:
         assert s.scalar(select(func.count()).select_from(Submission)) == 60

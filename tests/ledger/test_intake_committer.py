@@ -86,7 +86,7 @@ def test_close_finishes_the_queued_work_before_it_returns(ledger: Ledger) -> Non
     threading.Timer(1.0, hook.release.set).start()
     committer.close(timeout=PATIENCE_S)
     assert all(f.done() for f in futures), "close() returned before the queued submissions were committed"
-    assert all(f.result().created for f in futures)
+    assert all(f.result(PATIENCE_S).created for f in futures)
     with ledger.reader() as s:
         assert s.scalar(select(func.count()).select_from(Submission)) == 6
 

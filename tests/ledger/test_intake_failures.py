@@ -130,7 +130,7 @@ def _batched(ledger: Ledger, drafts: Sequence[SubmissionDraft]) -> list[Accepted
         out: list[Accepted | BaseException] = []
         for f in futures:
             exc = f.exception(PATIENCE_S)
-            out.append(exc if exc is not None else f.result())
+            out.append(exc if exc is not None else f.result(PATIENCE_S))
         assert hold.batches == 2, "the drafts were not committed as one batch"
         return out
     finally:

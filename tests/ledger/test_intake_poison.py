@@ -79,7 +79,7 @@ def test_a_poisoned_batch_commits_every_innocent_member(ledger: Ledger) -> None:
             outcomes.append(fut.result(PATIENCE_S))
         except BaseException as exc:
             outcomes.append(exc)
-    committer.close()
+    committer.close(timeout=PATIENCE_S)
     for i, out in enumerate(outcomes):
         if i in poison:
             assert isinstance(out, GatewayError), (i, out)

@@ -151,6 +151,7 @@ def test_an_unreadable_revision_is_described_as_the_documents_objects(monkeypatc
     (_dict(FT="/Tx", T="Amount"), "widget/field 'Amount'"),
     (_dict(Type="/Annot", Subtype="/Square"), "annotation Square"),
     (_dict(Type="/Annot"), "annotation ?"),
+    (_dict(Type="/Annot", Subtype="/XRefLink"), "annotation XRefLink"),  # only the slash is stripped
     (_dict(Subtype="/Ink"), "annotation Ink"),
     (_dict(Subtype="/Form"), "appearance or form XObject"),
     (_dict(Subtype="/Image"), "image"),
