@@ -154,6 +154,21 @@ def test_second_valid_signer_who_paints_over_the_first(person_signed, settings, 
     _beside_pdfsig("second-signer-paints-over", over, person.verdict, tmp_path, nssdb)
 
 
+def test_a_valid_signature_followed_by_a_later_signature_that_does_not_verify_is_not_valid(
+        person_signed, settings, tmp_path, nssdb):
+    """The later signature is invisible and adds nothing else: only its own verdict can taint the first."""
+    later = pyhanko_sign(person_signed, PKI / "agency.key.pem", PKI / "agency.pem", (PKI / "agency.chain.pem",),
+                         field="CoQuan1", box=None)
+    assert [s.verdict for s in verify_pdf(later, settings.trust).signatures] == ["valid", "valid"]
+    broken = _flip_signature_value(later)  # the later signature's CMS value, one byte
+    person, agency = verify_pdf(broken, settings.trust).signatures
+    assert agency.verdict == "invalid"
+    assert person.verdict == "invalid"
+    (tainted,) = [f for f in person.findings if f.code == "later-signature-not-valid"]
+    assert tainted.severity == "invalid" and "'CoQuan1' whose verdict is invalid" in tainted.message
+    _beside_pdfsig("valid-then-broken-later-signature", broken, person.verdict, tmp_path, nssdb)
+
+
 def _flip_signature_value(data: bytes) -> bytes:
     reader = PdfFileReader(io.BytesIO(data), strict=False)
     value = reader.embedded_signatures[-1].signer_info["signature"].native
