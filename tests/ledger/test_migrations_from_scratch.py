@@ -44,10 +44,6 @@ def test_migrating_an_empty_database_builds_the_schema_of_the_models(database_ur
         engine.dispose()
 
 
-def test_the_head_is_the_newest_script() -> None:
-    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
 def test_a_ledger_at_the_head_is_opened_without_running_alembic(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
