@@ -1,4 +1,5 @@
-"""Suite-wide guards: tests talk to 127.0.0.1 only (the brief's network rule), enforced in-process."""
+"""Suite-wide guards: tests talk to 127.0.0.1 only (the brief's network rule), enforced in-process.
+Private keys are parsed once per process (tests/key_memo.py: a large part of the signing tests' time)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
+import key_memo
 import pytest
+
+key_memo.install()
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

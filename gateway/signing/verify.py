@@ -347,7 +347,6 @@ def _collect(reader: PdfFileReader) -> tuple[list[Any], list[SignatureReport]]:
             subfilter = str(embedded.sig_object.get("/SubFilter", ""))
             if subfilter.lstrip("/") not in _SUBFILTERS:
                 raise ValueError(f"unsupported SubFilter {subfilter or '(none)'}")
-            _ = embedded.signed_revision
         except Exception as exc:
             bad.append(_broken(str(name), f"{type(exc).__name__}: {exc}"))
             continue
