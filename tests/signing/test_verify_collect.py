@@ -14,6 +14,7 @@ import io
 import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field, enumerate_sig_fields
 
 import gateway.signing.verify as verify_module
@@ -35,8 +36,6 @@ def two_signed(settings, person_signed) -> bytes:
 
 
 def _names(data: bytes) -> list[str]:
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
     reader = PdfFileReader(io.BytesIO(data), strict=False)
     return [name for name, _value, _ref in enumerate_sig_fields(reader, filled_status=True)]
 
