@@ -4,7 +4,9 @@ mutmut stores one ``mutants/<source path>.meta`` JSON per mutated file, mapping 
 to the exit code of its test run (1: a test failed, the mutant is killed; 0: every test passed, it
 survived; 33: no test executes it; timeouts and type-check rejections count as killed). Mutants
 listed in tests/mutation/equivalent.toml — reviewed, each with the reason no test can tell it from
-the original — are left out of the score. Score = killed / (all − equivalent − not yet checked).
+the original — are left out of the score (and, while their fingerprint matches the reviewed one,
+not run: scripts/mutation_equivalents.py); entries to look at again are named.
+Score = killed / (all − equivalent − not yet checked).
 
 Usage: ``python scripts/mutation_report.py [MODULE ...] [--survivors]``; exit 1 when a module that was
 run scores below the goal (90 %).
@@ -19,9 +21,10 @@ import tomllib
 from collections import Counter
 from pathlib import Path
 
+from mutation_equivalents import EQUIVALENT_FILE, reviewed, still_reviewed
+
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "var" / "mutation"
-EQUIVALENT_FILE = ROOT / "tests" / "mutation" / "equivalent.toml"
 MODULES_FILE = ROOT / "tests" / "mutation" / "modules.toml"
 GOAL = 90.0
 
@@ -30,16 +33,8 @@ SURVIVED_CODES = {0}
 NO_TESTS_CODES = {5, 33}
 
 
-def equivalent() -> dict[str, str]:
-    if not EQUIVALENT_FILE.exists():
-        return {}
-    data = tomllib.loads(EQUIVALENT_FILE.read_text(encoding="utf-8"))
-    out = {}
-    for entry in data.get("equivalent", []):
-        if not str(entry.get("reason", "")).strip():
-            raise SystemExit(f"{EQUIVALENT_FILE}: mutant {entry.get('mutant')!r} is listed without a reason")
-        out[str(entry["mutant"])] = str(entry["reason"])
-    return out
+def equivalent() -> dict[str, dict[str, str]]:
+    return reviewed() if EQUIVALENT_FILE.exists() else {}
 
 
 def results(module: str) -> dict[str, int | None] | None:
@@ -78,10 +73,16 @@ def main(argv: list[str] | None = None) -> int:
             continue
         counts: Counter[str] = Counter()
         survivors = []
+        to_review = []
+        mutants_dir = WORK / module.removesuffix(".py").replace("/", ".") / "mutants"
         for name, code in sorted(codes.items()):
             kind = classify(code)
-            if name in equiv and kind != "killed":
+            if name in equiv and kind == "killed":
+                to_review.append((name, "listed as equivalent but a test kills it: remove the entry"))
+            elif name in equiv:
                 kind = "equivalent"
+                if not still_reviewed(mutants_dir, name, equiv):
+                    to_review.append((name, "its function changed since the review (or no fingerprint)"))
             counts[kind] += 1
             if kind in ("survived", "no tests", "suspicious"):
                 survivors.append((name, kind))
@@ -96,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.survivors:
             for name, kind in survivors:
                 print(f"    {kind:10} {name}")
+        for name, why in to_review:
+            print(f"    review: {name}: {why} (scripts/mutation_equivalents.py review {module})")
     return 1 if below else 0
 
 

@@ -26,6 +26,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -243,9 +244,18 @@ class IntakeCommitter:
         self._thread: threading.Thread | None = None
         self._stopping = False
 
-    def submit(self, draft: SubmissionDraft) -> Accepted:
-        """Queue ``draft`` and wait until its batch is committed; raises the error refusing it."""
-        return self.enqueue(draft).result()
+    def submit(self, draft: SubmissionDraft, timeout: float | None = None) -> Accepted:
+        """Queue ``draft`` and wait until its batch is committed; raises the error refusing it.
+
+        ``timeout`` bounds the wait: a writer that does not answer in time (a disk that stopped,
+        a database lock held elsewhere) becomes a retryable :class:`LedgerError` instead of a
+        caller blocked for ever. The submission may still be committed later; a retry with the
+        same package is idempotent.
+        """
+        try:
+            return self.enqueue(draft).result(timeout)
+        except FutureTimeout:
+            raise LedgerError(f"the ledger writer did not answer within {timeout:g} s; retry", retryable=True) from None
 
     def enqueue(self, draft: SubmissionDraft) -> Future[Accepted]:
         """Queue ``draft``; the future completes when its batch is committed (``asyncio.wrap_future`` it)."""
@@ -282,7 +292,21 @@ class IntakeCommitter:
             # the futures cannot be cancelled, so setting their outcome below cannot fail
             batch = [(d, f) for d, f in taken if f.set_running_or_notify_cancel()]
             if batch:
-                self._commit(batch)
+                self._commit_answering_all(batch)
+
+    def _commit_answering_all(self, batch: list[tuple[SubmissionDraft, Future[Accepted]]]) -> None:
+        """:meth:`_commit`, and whatever goes wrong in it, every waiter gets an answer and the
+        writer thread lives on: an exception escaping here would end the thread and leave every
+        later submission of the process waiting for ever."""
+        try:
+            self._commit(batch)
+        except Exception as exc:
+            log.exception("the ledger writer failed on a batch of %d", len(batch), extra={"document_id": None})
+            # the batch may have been committed before the failure: a retry is idempotent
+            error = LedgerError(f"ledger write failed: {type(exc).__name__}", retryable=True)
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(error)
 
     def _commit(self, batch: list[tuple[SubmissionDraft, Future[Accepted]]]) -> None:
         if self.before_commit is not None:

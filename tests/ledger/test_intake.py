@@ -62,18 +62,20 @@ def test_committer_under_concurrency_records_each_submission_once(ledger: Ledger
         try:
             for i in range(15):
                 n = (k * 15 + i) % 60  # every package is sent twice, by two different threads
-                results.setdefault(n, committer.submit(draft(n)).doc_id)
-                assert committer.submit(draft(n)).doc_id == results[n]
+                results.setdefault(n, committer.submit(draft(n), timeout=PATIENCE_S).doc_id)
+                assert committer.submit(draft(n), timeout=PATIENCE_S).doc_id == results[n]
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    # daemon threads: a worker still waiting after its deadline must not keep the test process alive
+    threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(PATIENCE_S)
     committer.close(timeout=PATIENCE_S)
     assert not errors
+    assert not [t for t in threads if t.is_alive()], "a submission was never answered"
     with ledger.reader() as s:
         assert s.scalar(select(func.count()).select_from(Submission)) == 60
         assert s.scalar(select(func.count()).select_from(Message)) == 60

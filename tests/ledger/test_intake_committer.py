@@ -20,7 +20,7 @@ from patience import PATIENCE_S
 from sqlalchemy import event, func, select
 
 from gateway.errors import BlobStoreError, ConflictError, GatewayError, LedgerError, SchemaValidationError
-from gateway.ledger import Ledger, verify_chain
+from gateway.ledger import Ledger, intake, verify_chain
 from gateway.ledger.intake import Accepted, IntakeCommitter, write_batch
 from gateway.ledger.models import Submission
 
@@ -93,7 +93,7 @@ def test_close_finishes_the_queued_work_before_it_returns(ledger: Ledger) -> Non
 
 def test_a_closed_committer_refuses_new_work_with_a_retryable_error(ledger: Ledger) -> None:
     committer = IntakeCommitter(ledger)
-    assert committer.submit(draft(20)).created
+    assert committer.submit(draft(20), timeout=PATIENCE_S).created
     committer.close(timeout=PATIENCE_S)
     with pytest.raises(LedgerError) as info:
         committer.enqueue(draft(21))
@@ -107,7 +107,7 @@ def test_closing_an_unused_committer_returns_at_once_and_still_refuses_work(ledg
     committer = IntakeCommitter(ledger)
     committer.close(timeout=PATIENCE_S)  # no writer thread was ever started
     with pytest.raises(LedgerError, match="shutting down"):
-        committer.submit(draft(30))
+        committer.submit(draft(30), timeout=PATIENCE_S)
 
 
 def test_close_gives_up_waiting_after_its_timeout_when_a_batch_is_stuck(ledger: Ledger) -> None:
@@ -129,7 +129,7 @@ def test_the_writer_is_a_named_daemon_thread(ledger: Ledger) -> None:
     """A forgotten ``close()`` must never keep the process alive, and thread dumps name the writer."""
     committer = IntakeCommitter(ledger)
     try:
-        committer.submit(draft(50))
+        committer.submit(draft(50), timeout=PATIENCE_S)
         writers = [t for t in threading.enumerate() if t.name == "lienthong-intake"]
         assert writers and all(t.daemon for t in writers)
     finally:
@@ -236,7 +236,7 @@ def test_a_failed_blob_sync_records_nothing_of_its_batch(ledger: Ledger, members
         hook.release.set()
         assert held.result(PATIENCE_S).created
         errors = [f.exception(PATIENCE_S) for f in futures]
-        after = committer.submit(draft(80))  # the next batch syncs again and is recorded
+        after = committer.submit(draft(80), timeout=PATIENCE_S)  # the next batch syncs again and is recorded
     finally:
         hook.release.set()
         committer.close(timeout=PATIENCE_S)
@@ -255,10 +255,10 @@ def test_a_failed_blob_sync_records_nothing_of_its_batch(ledger: Ledger, members
 def test_a_conflicting_resend_through_the_committer_gets_the_conflict_error(ledger: Ledger) -> None:
     committer = IntakeCommitter(ledger)
     try:
-        first = committer.submit(draft(100))
+        first = committer.submit(draft(100), timeout=PATIENCE_S)
         with pytest.raises(ConflictError, match=f"DocId {first.doc_id}"):
-            committer.submit(draft(100, sha="d" * 64))
-        assert committer.submit(draft(100)) == Accepted(first.doc_id, False)
+            committer.submit(draft(100, sha="d" * 64), timeout=PATIENCE_S)
+        assert committer.submit(draft(100), timeout=PATIENCE_S) == Accepted(first.doc_id, False)
     finally:
         committer.close(timeout=PATIENCE_S)
 
@@ -270,8 +270,8 @@ def test_a_value_the_column_cannot_hold_alone_is_refused_with_a_422_naming_no_dr
     committer = IntakeCommitter(ledger)
     try:
         with pytest.raises(SchemaValidationError) as info:
-            committer.submit(replace(draft(90), document_id=TOO_LONG))
-        assert committer.submit(draft(91)).created  # the writer carries on
+            committer.submit(replace(draft(90), document_id=TOO_LONG), timeout=PATIENCE_S)
+        assert committer.submit(draft(91), timeout=PATIENCE_S).created  # the writer carries on
     finally:
         committer.close(timeout=PATIENCE_S)
     text = str(info.value)
@@ -293,7 +293,7 @@ def test_waiters_that_went_away_before_their_turn_are_not_committed(ledger: Ledg
         assert all(f.cancel() for f in gone) and mixed[0].cancel()  # the clients disconnected
         hook.release.set()
         assert first.result(PATIENCE_S).created and mixed[1].result(PATIENCE_S).created
-        later = committer.submit(draft(55))  # the writer goes on after a batch of cancelled waiters
+        later = committer.submit(draft(55), timeout=PATIENCE_S)  # the writer goes on after a batch of cancelled waiters
     finally:
         hook.release.set()
         committer.close(timeout=PATIENCE_S)
@@ -303,3 +303,49 @@ def test_waiters_that_went_away_before_their_turn_are_not_committed(ledger: Ledg
         stored = set(s.scalars(select(Submission.document_id)))
         assert stored == {draft(n).document_id for n in (50, 54, 55)}
         assert verify_chain(s).ok
+
+
+def test_a_submission_the_writer_does_not_answer_in_time_is_a_retryable_error(ledger: Ledger) -> None:
+    """``submit(timeout=…)``: a stuck writer (here: a blob sync that does not return) answers the
+    caller with a retryable error instead of blocking it for ever; the package is still committed
+    once the writer moves on, and the retry is then idempotent."""
+    hook = _HeldFirstBatch()
+    committer = IntakeCommitter(ledger, before_commit=hook)
+    try:
+        with pytest.raises(LedgerError, match=r"^the ledger writer did not answer within 0.2 s; retry$") as info:
+            committer.submit(draft(110), timeout=0.2)
+        assert info.value.retryable
+        hook.release.set()
+        assert committer.submit(draft(110), timeout=PATIENCE_S) == Accepted(_doc_id(ledger, 110), False)
+    finally:
+        hook.release.set()
+        committer.close(timeout=PATIENCE_S)
+
+
+def test_a_failure_after_the_write_answers_every_waiter_and_the_writer_lives_on(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever escapes the commit (here write_batch returns one answer too few, so pairing the
+    answers with the waiters fails after the transaction) becomes a retryable error for each
+    waiter of the batch; the thread is not lost, so later submissions are still answered."""
+    real = intake.write_batch
+    monkeypatch.setattr(intake, "write_batch", lambda led, drafts: real(led, drafts)[:-1])
+    caplog.set_level(logging.ERROR, logger="lienthong.ledger.intake")
+    committer = IntakeCommitter(ledger)
+    try:
+        with pytest.raises(LedgerError, match=r"^ledger write failed: ValueError$") as info:
+            committer.submit(draft(120), timeout=PATIENCE_S)
+        assert info.value.retryable
+        monkeypatch.setattr(intake, "write_batch", real)
+        # the batch had been committed before the failure: the retry finds it
+        assert committer.submit(draft(120), timeout=PATIENCE_S) == Accepted(_doc_id(ledger, 120), False)
+        assert committer.submit(draft(121), timeout=PATIENCE_S).created
+    finally:
+        committer.close(timeout=PATIENCE_S)
+    failed = [r for r in caplog.records if r.getMessage() == "the ledger writer failed on a batch of 1"]
+    assert len(failed) == 1 and failed[0].exc_info and failed[0].__dict__["document_id"] is None
+
+
+def _doc_id(ledger: Ledger, n: int) -> str:
+    with ledger.reader() as s:
+        return str(s.scalar(select(Submission.doc_id).where(Submission.document_id == draft(n).document_id)))

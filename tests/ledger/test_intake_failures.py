@@ -159,8 +159,8 @@ def test_an_unexpected_error_in_a_batch_of_one_is_a_retryable_error_naming_its_k
     committer = IntakeCommitter(ledger)
     try:
         with pytest.raises(LedgerError) as info:
-            committer.submit(bad)
-        assert committer.submit(draft(11)).created  # the writer thread survived
+            committer.submit(bad, timeout=PATIENCE_S)
+        assert committer.submit(draft(11), timeout=PATIENCE_S).created  # the writer thread survived
     finally:
         committer.close(timeout=PATIENCE_S)
     assert str(info.value) == "ledger write failed: RuntimeError" and info.value.retryable
@@ -210,10 +210,11 @@ def test_a_database_refusal_of_a_batch_of_one_is_not_split(
     caplog.set_level(logging.INFO, logger="lienthong.ledger.intake")
     committer = IntakeCommitter(ledger)
     try:
-        with pytest.raises(GatewayError):
-            committer.submit(draft(40, system_id=None))  # type: ignore[arg-type]
+        with pytest.raises(GatewayError) as info:
+            committer.submit(draft(40, system_id=None), timeout=PATIENCE_S)  # type: ignore[arg-type]
     finally:
         committer.close(timeout=PATIENCE_S)
+    assert "did not answer" not in str(info.value)  # the database's refusal, not a writer that hung
     assert not [r for r in caplog.records if "one by one" in r.getMessage() or "refused a package" in r.getMessage()]
 
 
@@ -228,7 +229,7 @@ def test_a_failed_blob_sync_is_logged_once_as_an_error_of_the_batch(
     committer = IntakeCommitter(ledger, before_commit=fail)
     try:
         with pytest.raises(LedgerError, match=r"^cannot make the batch durable: OSError$"):
-            committer.submit(draft(50))
+            committer.submit(draft(50), timeout=PATIENCE_S)
     finally:
         committer.close(timeout=PATIENCE_S)
     lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
