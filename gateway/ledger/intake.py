@@ -21,6 +21,7 @@ is refused (422, without the driver's message); column lengths are also checked 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -255,7 +256,18 @@ class IntakeCommitter:
         try:
             return self.enqueue(draft).result(timeout)
         except FutureTimeout:
-            raise LedgerError(f"the ledger writer did not answer within {timeout:g} s; retry", retryable=True) from None
+            raise _no_answer(timeout) from None
+
+    async def submit_async(self, draft: SubmissionDraft, timeout: float | None = None) -> Accepted:
+        """:meth:`submit` for an event loop: the batch is awaited without holding a thread.
+
+        On timeout the queued future is cancelled: a draft the writer had not taken yet is then
+        never committed; one it had taken may still be (the same idempotent retry applies).
+        """
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(self.enqueue(draft)), timeout)
+        except TimeoutError:
+            raise _no_answer(timeout) from None
 
     def enqueue(self, draft: SubmissionDraft) -> Future[Accepted]:
         """Queue ``draft``; the future completes when its batch is committed (``asyncio.wrap_future`` it)."""
@@ -384,3 +396,7 @@ def _refusal_of_one(exc: GatewayError) -> GatewayError:
 
 
 __all__ = ["Accepted", "IntakeCommitter", "RouteDraft", "SubmissionDraft", "write_batch"]
+
+
+def _no_answer(timeout: float | None) -> LedgerError:
+    return LedgerError(f"the ledger writer did not answer within {timeout:g} s; retry", retryable=True)

@@ -95,6 +95,10 @@ def parse_axis_time(text: str | None, settings: HubSettings) -> datetime | None:
 
 
 class HubService:
+    #: how long a request waits for its group commit before it is answered "retry" (a stalled disk
+    #: or a database lock held elsewhere must not hold clients and threads for ever)
+    ledger_answer_timeout_s: float = 30.0
+
     def __init__(self, settings: HubSettings, ledger: Ledger, blobs: BlobStore, directory: Directory):
         self.settings = settings
         self.ledger = ledger
@@ -123,7 +127,7 @@ class HubService:
         prepared = self.prepare(body, request, system, adapter=adapter)
         if isinstance(prepared, Accepted):
             return prepared
-        accepted = self._commit_business(prepared) or self.intake.submit(prepared.draft)
+        accepted = self._commit_business(prepared) or self.intake.submit(prepared.draft, self.ledger_answer_timeout_s)
         self.finish(prepared, accepted)
         return accepted
 
@@ -139,7 +143,7 @@ class HubService:
             accepted = await loop.run_in_executor(self._prepare_pool(), self._commit_business, prepared)
             assert accepted is not None
         else:
-            accepted = await asyncio.wrap_future(self.intake.enqueue(prepared.draft))
+            accepted = await self.intake.submit_async(prepared.draft, self.ledger_answer_timeout_s)
         if not accepted.created:
             await loop.run_in_executor(self._prepare_pool(), self._complete_routes, prepared, accepted)
         return self.finish(prepared, accepted), prepared.note
