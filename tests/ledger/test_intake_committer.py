@@ -7,6 +7,7 @@ caller or the ledger can see, so the tests hold however the writer thread is bui
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import threading
@@ -320,6 +321,31 @@ def test_a_submission_the_writer_does_not_answer_in_time_is_a_retryable_error(le
     finally:
         hook.release.set()
         committer.close(timeout=PATIENCE_S)
+
+
+def test_an_awaited_submission_is_answered_and_a_late_one_is_withdrawn_from_the_queue(ledger: Ledger) -> None:
+    """``submit_async``: the event loop's way to wait. Its answer is the batch's, and on timeout the
+    draft the writer had not taken yet is withdrawn (never committed) while the one it holds is."""
+    hook = _HeldFirstBatch()
+    committer = IntakeCommitter(ledger, before_commit=hook)
+
+    async def held_then_queued() -> None:
+        first = committer.enqueue(draft(130))  # the writer takes it and is held in the sync
+        _wait_until(lambda: hook.batches == 1)
+        with pytest.raises(LedgerError, match=r"^the ledger writer did not answer within 0.2 s; retry$") as info:
+            await committer.submit_async(draft(131), timeout=0.2)
+        assert info.value.retryable
+        hook.release.set()
+        assert first.result(PATIENCE_S).created
+        assert await committer.submit_async(draft(132), timeout=PATIENCE_S) == Accepted(_doc_id(ledger, 132), True)
+
+    try:
+        asyncio.run(held_then_queued())
+    finally:
+        hook.release.set()
+        committer.close(timeout=PATIENCE_S)
+    with ledger.reader() as s:
+        assert set(s.scalars(select(Submission.document_id))) == {draft(n).document_id for n in (130, 132)}
 
 
 def test_a_failure_after_the_write_answers_every_waiter_and_the_writer_lives_on(

@@ -27,7 +27,16 @@ def _pdf(pages: list[tuple[str, int, bytes]]) -> bytes:
     for i, (box, rotate, content) in enumerate(pages):
         objs.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [%s] /Rotate %d /Contents %d 0 R >>"
                     % (box.encode(), rotate, 4 + 2 * i))
-        objs.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content))
+        objs.append(_stream(content))
+    return _serialize(objs)
+
+
+def _stream(content: bytes, extra: bytes = b"") -> bytes:
+    return b"<< /Length %d %s>>\nstream\n%s\nendstream" % (len(content), extra, content)
+
+
+def _serialize(objs: list[bytes]) -> bytes:
+    """Objects 1..n (1 is the catalog) as a PDF with an exact cross-reference table."""
     out = bytearray(b"%PDF-1.7\n")
     offsets = []
     for number, body in enumerate(objs, start=1):
@@ -102,3 +111,60 @@ def test_widget_texts_skips_a_widget_on_a_page_the_file_does_not_have() -> None:
     assert visual.widget_texts(data, [("A", 0, SQUARE), ("B", 0, SQUARE)]) == {}
     # the page exists and has one widget (none drawn here): its text is empty, not missing
     assert visual.widget_texts(data, [("Sig1", 0, SQUARE)]) == {"Sig1": ""}
+
+
+def _signed_page_pdf(widget_lines: list[bytes], *, draw_widget: bool = True) -> bytes:
+    """One page with its own text line and one signature widget whose appearance shows ``widget_lines``.
+
+    Objects: 1 catalog (with the AcroForm), 2 pages, 3 page, 4 page content, 5 font, 6 widget,
+    7 its appearance stream. Helvetica is one of the standard fonts: no font file is needed.
+    """
+    font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+    page_text = b"BT /F1 12 Tf 72 750 Td (Cong van so 12) Tj ET"
+    shown = b"".join(b"0 %d Td (%s) Tj " % (-14 if i else 0, line) for i, line in enumerate(widget_lines))
+    appearance = b"BT /F1 10 Tf 4 24 Td " + shown + b"ET"
+    ap = b"/AP << /N 7 0 R >> " if draw_widget else b""
+    return _serialize([
+        b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [6 0 R] /SigFlags 3 >> >>",
+        b"<< /Type /Pages /Count 1 /Kids [3 0 R] >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> /Annots [6 0 R] >>",
+        _stream(page_text),
+        font,
+        b"<< /Type /Annot /Subtype /Widget /FT /Sig /T (Sig1) /F 4 /P 3 0 R /Rect [300 100 500 140] "
+        + ap + b">>",
+        _stream(appearance, b"/Type /XObject /Subtype /Form /BBox [0 0 200 40] /Resources << /Font << /F1 5 0 R >> >> "),
+    ])
+
+
+def test_widget_texts_reads_the_widgets_lines_and_not_the_pages_own_text() -> None:
+    data = _signed_page_pdf([b"Ky boi:   Nguyen Van A", b"Thoi gian: 2026-12-04"])
+    # the widget's two lines, joined by one space, inner runs of spaces collapsed; the page's
+    # own line ("Cong van so 12") is in the page before and after flattening, so it is not the widget's
+    assert visual.widget_texts(data, [("Sig1", 0, (300.0, 100.0, 500.0, 140.0))]) == {
+        "Sig1": "Ky boi: Nguyen Van A Thoi gian: 2026-12-04"}
+    # a widget with no appearance shows nothing
+    bare = _signed_page_pdf([b"unused"], draw_widget=False)
+    assert visual.widget_texts(bare, [("Sig1", 0, (300.0, 100.0, 500.0, 140.0))]) == {"Sig1": ""}
+
+
+def test_widget_texts_goes_on_past_a_widget_on_a_missing_page() -> None:
+    data = _signed_page_pdf([b"Ky boi: B"])
+    rect = (300.0, 100.0, 500.0, 140.0)
+    # index 1 is one past the last page; the widget listed after it is still read
+    assert visual.widget_texts(data, [("Gone", 1, rect), ("Sig1", 0, rect)]) == {"Sig1": "Ky boi: B"}
+
+
+def test_the_rendering_draws_signature_widgets() -> None:
+    # the widget is part of what a reader sees: its appearance's ink is in the rendered page
+    drawn = visual.render(_signed_page_pdf([b"MMMMMMMMMMMM"]), scale=1.0)
+    bare = visual.render(_signed_page_pdf([b"MMMMMMMMMMMM"], draw_widget=False), scale=1.0)
+    box = drawn.geometry[0].to_pixels((300.0, 100.0, 500.0, 140.0))
+    def ink(r: visual.Rendering) -> int:
+        return int(r.pages[0].crop(box).point(lambda v: 255 if v < visual.INK else 0).histogram()[255])
+    assert ink(drawn) > 50 and ink(bare) == 0
+    assert drawn.pages[0].mode == "L"
+
+
+def test_clean_drops_nul_characters_and_collapses_whitespace() -> None:
+    assert visual._clean("Ky\x00 boi:\n\t Nguyen\x00\x00 A ") == "Ky boi: Nguyen A"

@@ -185,3 +185,53 @@ def test_a_quarter_turn_maps_the_top_left_corner_to_its_own_pixel() -> None:
     assert corner[90] == (80 - 1, 10 - 1)
     # turned counter-clockwise the left edge becomes the bottom: u = v = 20, v = w - u = 190
     assert corner[270] == (20 - 1, 190 - 1)
+
+
+def test_a_page_whose_size_changed_does_not_stop_the_comparison_of_the_next() -> None:
+    small = visual.Rendering([Image.new("L", (50, 50), 255)], [GEO])
+    signed = visual.Rendering([_page(), _page()], [GEO, GEO])
+    final = visual.Rendering([small.pages[0], _page(pixels=_block(0, 0, 10, 10, 0))], [GEO, GEO])
+    assert [(d.page, d.kind) for d in visual.compare(signed, final, {})] == [
+        (1, "page size or rotation changed"), (2, "outside later signatures")]
+
+
+def test_the_reported_areas_hold_only_what_each_rule_found() -> None:
+    rect = (0.0, 0.0, 40.0, 40.0)  # bitmap rows 60-100, columns 0-40 (padded: 59-102, -1-42)
+    # a change under the later widget (allowed) and one far from it: the area is the far one only
+    signed = _rendering(_page())
+    final = _rendering(_page(pixels={**_block(5, 70, 15, 80, 0), **_block(80, 5, 90, 15, 0)}))
+    [outside] = visual.compare(signed, final, {0: [("Sig2", rect)]})
+    assert outside.area == (80.0, 85.0, 90.0, 95.0) and outside.pixels == 100
+    # signed ink erased both under the widget and far from it: the "hidden under" area is the part
+    # under the widget; the far part is reported on its own, as a change outside later signatures
+    ink = {**_block(5, 70, 15, 80, 0), **_block(80, 5, 90, 15, 0)}
+    diffs = visual.compare(_rendering(_page(pixels=ink)), _rendering(_page()), {0: [("Sig2", rect)]})
+    assert [(d.kind.split(" (")[0], d.area) for d in diffs] == [
+        ("outside later signatures", (80.0, 85.0, 90.0, 95.0)),
+        ("signed content hidden under signature 'Sig2'", (5.0, 20.0, 15.0, 30.0)),
+    ]
+
+
+def test_the_difference_picture_uses_the_same_threshold_and_the_pages_own_counterpart(tmp_path: Path) -> None:
+    grey = 200 - visual.PIXEL_THRESHOLD
+    signed = _rendering(_page(200, {(50, 50): 0}), _page(200))  # page 1 has a mark page 2 has not
+    final = _rendering(_page(200), _page(200, {(10, 10): grey, (20, 20): grey - 1}))
+    png = visual.diff_png(signed, final, 2, tmp_path / "a" / "b" / "p2.png")
+    with Image.open(png) as img:
+        assert img.getpixel((20, 20)) == (230, 0, 0)  # above the threshold: red
+        assert img.getpixel((10, 10)) == (grey,) * 3  # at it: the final page's own grey
+        assert img.getpixel((50, 50)) == (200, 200, 200)  # page 2 is compared with page 2
+    # the same folder again, and a name without .png: the format is PNG regardless
+    again = visual.diff_png(signed, final, 1, tmp_path / "a" / "b" / "page-1.diff")
+    with Image.open(again) as img:
+        assert img.format == "PNG" and img.getpixel((20, 20)) == (200, 200, 200)
+        assert img.getpixel((50, 50)) == (230, 0, 0)  # page 1's mark is gone from the final page 1
+
+
+@pytest.mark.parametrize(("rotation", "same_as"), [(-90, 270), (450, 90), (720, 0), (-180, 180)])
+def test_rotations_outside_0_to_359_map_like_their_remainder(rotation: int, same_as: int) -> None:
+    crop = (30.0, 50.0, 330.0, 450.0)
+    odd, plain = visual.PageGeometry(crop, rotation, 1.5), visual.PageGeometry(crop, same_as, 1.5)
+    rect = (100.0, 200.0, 140.0, 260.0)
+    assert odd.to_pixels(rect) == plain.to_pixels(rect)
+    assert odd.to_points((10, 20, 50, 90)) == plain.to_points((10, 20, 50, 90))
