@@ -49,7 +49,8 @@ def outbound_params() -> dict[str, Param]:
     return {**COMMON, **LEGACY,
             "signing_profile": _optional("string", "agency signing profile that stamps outgoing PDFs"),
             "signing_profiles": _optional("string", "signing profiles TOML (default $LIENTHONG_SIGNING_PROFILES)"),
-            "placeholder": _optional("string", "text marking the signature slot on the main PDF")}
+            "placeholder": _optional("string", "text marking the signature slot on the main PDF"),
+            "send_concurrency": _optional("integer", "sendEdoc calls in flight at once (default 4)", minimum=1)}
 
 
 def inbound_params() -> dict[str, Param]:

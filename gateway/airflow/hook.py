@@ -51,6 +51,7 @@ class ExchangeSettings:
     signing_profiles: str | None = None  # TOML file; default $LIENTHONG_SIGNING_PROFILES
     placeholder: str | None = None
     chunk_size: int = 200
+    send_concurrency: int = 4  # sendEdoc calls in flight: outbound.DEFAULT_SEND_CONCURRENCY (not imported at parse)
     max_documents: int | None = None
     reject_invalid_signatures: bool = False
     organ_ids: tuple[str, ...] = ()
@@ -81,7 +82,7 @@ class ExchangeSettings:
                 values["directory_file"] = Path(values["directory_file"])
             if "chunk_size" in values:
                 values["chunk_size"] = int(values["chunk_size"])
-            for number in ("max_documents", "max_failed_documents", "lease_minutes"):
+            for number in ("max_documents", "max_failed_documents", "lease_minutes", "send_concurrency"):
                 if number in values:
                     values[number] = int(values[number])
             if "directory_min_ratio" in values:
@@ -96,6 +97,8 @@ class ExchangeSettings:
         settings = cls(**values)
         if settings.chunk_size < 1:
             raise ConfigurationError(f"chunk_size must be at least 1, not {settings.chunk_size}")
+        if settings.send_concurrency < 1:
+            raise ConfigurationError(f"send_concurrency must be at least 1, not {settings.send_concurrency}")
         return settings
 
     @property
@@ -200,6 +203,7 @@ class LienthongHook(BaseHook):
             legacy_endpoint=legacy_url, hub_endpoint=f"{hub_url}#{hub_conn.login}",
             placeholder=settings.placeholder, reject_invalid=settings.reject_invalid_signatures,
             organ_ids=settings.organ_ids, chunk_size=settings.chunk_size, max_documents=settings.max_documents,
+            send_concurrency=settings.send_concurrency,
             max_failed=settings.max_failed_documents,
             leases=LeaseStore(settings.lease_database_url or default_lease_url(),
                               ttl=timedelta(minutes=settings.lease_minutes)),

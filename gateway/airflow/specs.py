@@ -51,7 +51,7 @@ DEFAULT_SCHEDULE = "*/5 * * * *"
 FLOW_NAMES = ("outbound", "inbound", "statuses")
 SETTING_KEYS = ("work_dir", "signing_profile", "signing_profiles", "placeholder", "chunk_size", "max_documents",
                 "reject_invalid_signatures", "organ_ids", "max_failed_documents", "lease_database_url",
-                "lease_minutes")
+                "lease_minutes", "send_concurrency")
 _NAME = re.compile(r"^[a-z0-9_]*$")
 
 

@@ -40,6 +40,9 @@ def register(subparsers: Any) -> None:
         p.add_argument("--secret", help="this system's secret (prefer $LIENTHONG_AXIS_SECRET)")
         p.add_argument("--chunk-size", type=int, default=200, help="documents per chunk (default 200)")
         p.add_argument("--max-documents", type=int, help="take at most this many documents")
+        if name == "outbound":
+            p.add_argument("--send-concurrency", type=int,
+                           help="sendEdoc calls in flight at once (default 4)")
         p.add_argument("--max-failed", type=int, default=0,
                        help="documents that may fail permanently before the run fails (default 0)")
         p.add_argument("--lease-db", help="lease database URL (default $LIENTHONG_LEASE_DATABASE_URL, "
@@ -62,6 +65,7 @@ def _run(args: argparse.Namespace) -> int:
     from gateway.exchange import flows, summary
     from gateway.exchange.common import write_json
     from gateway.exchange.leases import LeaseStore, default_lease_url, new_holder
+    from gateway.exchange.outbound import DEFAULT_SEND_CONCURRENCY
     from gateway.exchange.sources import open_connector
     from gateway.signing.profiles import load_signing_settings
     from gateway.signing.sign import DocumentSigner
@@ -93,6 +97,7 @@ def _run(args: argparse.Namespace) -> int:
         hub_endpoint=f"{url.rstrip('/')}#{system_id}",
         placeholder=getattr(args, "placeholder", None), reject_invalid=getattr(args, "reject_invalid", False),
         organ_ids=tuple(getattr(args, "organ", ())), chunk_size=args.chunk_size, max_documents=args.max_documents,
+        send_concurrency=getattr(args, "send_concurrency", None) or DEFAULT_SEND_CONCURRENCY,
         max_failed=args.max_failed, leases=leases, holder=new_holder("cli"))
     flow = flows.FLOWS[args.flow]
     try:

@@ -53,6 +53,7 @@ class ExchangeContext:
     reject_invalid: bool = False
     organ_ids: tuple[str, ...] = ()
     chunk_size: int = 200
+    send_concurrency: int = outbound.DEFAULT_SEND_CONCURRENCY  # sendEdoc calls in flight
     max_documents: int | None = None
     max_failed: int = 0
     leases: LeaseStore | None = None
@@ -124,7 +125,8 @@ OUTBOUND = Flow("outbound", _list_outbound, (
     Stage("fetch_translate", lambda c, n: _with_legacy(
         c, lambda x: outbound.fetch_and_translate(x, n, _out(c))), "fetch"),
     Stage("stamp", _stamp, "stamp"),
-    Stage("deliver", lambda c, n: _with_hub(c, lambda h: outbound.deliver(h, n, _out(c))), "send"),
+    Stage("deliver", lambda c, n: _with_hub(
+        c, lambda h: outbound.deliver(h, n, _out(c), concurrency=c.send_concurrency)), "send"),
     Stage("acknowledge", lambda c, n: _with_legacy(c, lambda x: outbound.acknowledge(x, n, _out(c))), "ack"),
 ), source=lambda c: f"legacy:{c.adapter}:{c.legacy_endpoint}")
 

@@ -15,11 +15,20 @@ a lost answer gives the hub the same DocumentId with the same payload, which it 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.errors import AuthorizationError, GatewayError, MappingError, RemoteRefusalError, UpstreamUnavailableError
+from gateway.errors import (
+    AuthorizationError,
+    ConfigurationError,
+    GatewayError,
+    MappingError,
+    RemoteRefusalError,
+    UpstreamUnavailableError,
+)
 from gateway.exchange.common import (
     StageResult,
     clear_error,
@@ -34,7 +43,7 @@ from gateway.exchange.sources import LegacyConnector
 from gateway.exchange.steps import stamp_folder
 from gateway.files import write_atomic
 from gateway.signing.sign import DocumentSigner
-from gateway.transport.axis import AxisClient
+from gateway.transport.axis import AxisClient, DeliveryOutcome
 
 
 @dataclass(frozen=True)
@@ -122,36 +131,80 @@ def stamp(names: Sequence[str], folders: OutboundFolders, signer: DocumentSigner
     return result
 
 
-def deliver(client: AxisClient, names: Sequence[str], folders: OutboundFolders) -> StageResult:
+#: sendEdoc calls in flight at once: the hub answers after its group commit, so sequential sends
+#: spend most of their time waiting (measured: 7 of 20 ms per document against a local hub), and a
+#: remote hub's round trip is paid per document. Four keep that wait overlapped without crowding
+#: the peer; ``--send-concurrency`` / ``send_concurrency`` change it.
+DEFAULT_SEND_CONCURRENCY = 4
+
+
+def deliver(client: AxisClient, names: Sequence[str], folders: OutboundFolders, *,
+            concurrency: int = DEFAULT_SEND_CONCURRENCY) -> StageResult:
     """sendEdoc every signed package not yet accepted; record the DocId as its receipt.
 
-    A refused package fails alone; a package whose fate is unknown (timeout, 5xx) is a retryable
-    failure, sent again with the same bytes next time. Wrong hub credentials stop the batch.
+    Up to ``concurrency`` packages are in flight at once; the outcomes are recorded in the order of
+    ``names``. A refused package fails alone; a package whose fate is unknown (timeout, 5xx) is a
+    retryable failure, sent again with the same bytes next time. Wrong hub credentials stop the
+    batch: nothing more is sent, the receipts of what was accepted meanwhile are still written,
+    then :class:`AuthorizationError` is raised.
     """
+    if concurrency < 1:
+        raise ConfigurationError(f"send concurrency must be at least 1, not {concurrency}")
     result = start("send")
+    to_send = [n for n in names if not folders.sent(n).exists() and (folders.signed / f"{n}.edxml").exists()]
+    outcomes = _send_all(client, to_send, folders, concurrency)
+    refused_credentials: DeliveryOutcome | None = None
     for name in names:
-        package = folders.signed / f"{name}.edxml"
-        if folders.sent(name).exists():
-            result.add(name, "skipped")
+        if name not in outcomes:
+            if folders.sent(name).exists():
+                result.add(name, "skipped")
+            elif name in to_send:
+                continue  # not sent: the credentials were refused first
+            else:
+                result.add(name, "failed", carry=False, error="no signed package", retryable=False)
             continue
-        if not package.exists():
-            result.add(name, "failed", carry=False, error="no signed package", retryable=False)
-            continue
-        outcome = client.deliver(package.read_bytes(), messagetype="edoc")
+        outcome = outcomes[name]
         if outcome.result == "delivered":
             clear_error(folders.signed, name, "send")
             write_json(folders.sent(name), {"docId": outcome.doc_id, "at": now_iso(), "tries": outcome.tries})
             result.add(name, "ok", doc_id=outcome.doc_id)
             continue
         if outcome.reason in ("refused:401",):
-            raise AuthorizationError(f"the hub refused this system's credentials: {outcome.error}")
+            refused_credentials = refused_credentials or outcome
+            continue
         exc: GatewayError = (
             RemoteRefusalError(outcome.error or "refused", code=outcome.reason)
             if outcome.result == "refused"
             else UpstreamUnavailableError(outcome.error or "delivery outcome unknown")
         )
         result.add(name, "failed", **record_error(folders.signed, name, "send", exc, reason=outcome.reason))
+    if refused_credentials is not None:
+        raise AuthorizationError(f"the hub refused this system's credentials: {refused_credentials.error}")
     return result
+
+
+def _send_all(client: AxisClient, names: Sequence[str], folders: OutboundFolders,
+              concurrency: int) -> dict[str, DeliveryOutcome]:
+    """The outcome of each package sent; none is sent once the hub has refused the credentials.
+
+    Each worker reads its own package, so at most ``concurrency`` packages are in memory.
+    """
+    stop = threading.Event()
+
+    def send(name: str) -> tuple[str, DeliveryOutcome | None]:
+        if stop.is_set():
+            return name, None
+        outcome = client.deliver((folders.signed / f"{name}.edxml").read_bytes(), messagetype="edoc")
+        if outcome.reason == "refused:401":
+            stop.set()
+        return name, outcome
+
+    if concurrency == 1 or len(names) <= 1:
+        pairs = [send(n) for n in names]
+    else:
+        with ThreadPoolExecutor(min(concurrency, len(names)), thread_name_prefix="lienthong-send") as pool:
+            pairs = list(pool.map(send, names))
+    return {name: outcome for name, outcome in pairs if outcome is not None}
 
 
 def acknowledge(connector: LegacyConnector, names: Sequence[str], folders: OutboundFolders) -> StageResult:
@@ -180,4 +233,5 @@ def acknowledge(connector: LegacyConnector, names: Sequence[str], folders: Outbo
     return result
 
 
-__all__ = ["OutboundFolders", "acknowledge", "deliver", "fetch_and_translate", "list_pending", "stamp"]
+__all__ = ["DEFAULT_SEND_CONCURRENCY", "OutboundFolders", "acknowledge", "deliver", "fetch_and_translate",
+           "list_pending", "stamp"]
