@@ -105,6 +105,19 @@ class ExchangeSettings:
     def directory_target(self) -> Path:
         return self.directory_file or self.work_dir / "agencies.json"
 
+    def snapshot(self) -> dict[str, Any]:
+        """These settings as JSON values (for XCom): :meth:`from_snapshot` gives them back."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            out[name] = str(value) if isinstance(value, Path) else list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_snapshot(cls, values: Mapping[str, Any]) -> ExchangeSettings:
+        """The settings a :meth:`snapshot` recorded, checked again; no Variable is read."""
+        return cls.resolve(values, variables={})
+
 
 def _bool(value: Any) -> bool:
     if isinstance(value, bool):
@@ -143,9 +156,17 @@ class LienthongHook(BaseHook):
         super().__init__()
         self.hub_conn_id = hub_conn_id
         self.legacy_conn_id = legacy_conn_id
+        self._connections: dict[str, Any] = {}
+
+    def _connection(self, conn_id: str) -> Any:
+        """The connection, looked up once per hook (a task asks for each several times; every
+        lookup is a call to Airflow's execution API)."""
+        if conn_id not in self._connections:
+            self._connections[conn_id] = self.get_connection(conn_id)
+        return self._connections[conn_id]
 
     def _url(self, conn_id: str) -> tuple[str, Any]:
-        conn = self.get_connection(conn_id)
+        conn = self._connection(conn_id)
         return base_url(conn.host, conn.port, conn.schema, conn.conn_type, conn.extra_dejson), conn
 
     def get_conn(self) -> AxisClient:
@@ -169,7 +190,7 @@ class LienthongHook(BaseHook):
 
     def legacy_endpoint(self) -> tuple[str, float | None]:
         """The legacy connection's URL (SOAP) or folder (file drop: ``file://`` + *schema*) and timeout."""
-        conn = self.get_connection(self.legacy_conn_id)
+        conn = self._connection(self.legacy_conn_id)
         timeout = conn.extra_dejson.get("timeout")
         if conn.conn_type in ("fs", "file") or conn.extra_dejson.get("path"):
             folder = conn.extra_dejson.get("path")

@@ -61,7 +61,16 @@ def _context() -> Mapping[str, Any]:
 
 
 def settings(spec: Mapping[str, Any] | None = None) -> ExchangeSettings:
+    """Resolve the settings now: params, the DAG's config, Variables (one execution-API call each)."""
     return ExchangeSettings.resolve(_context().get("params") or {}, dag_defaults=(spec or {}).get("settings"))
+
+
+def attempt_settings(spec: Mapping[str, Any]) -> ExchangeSettings:
+    """The settings ``list_documents`` resolved for this attempt, so every task of a run works with
+    the same ones (a Variable changed mid-run applies from the next run) and a task reads one XCom
+    instead of a Variable per setting. Resolved afresh when the listing recorded none."""
+    recorded = _context()["ti"].xcom_pull(task_ids=LIST_TASK, key="settings")
+    return ExchangeSettings.from_snapshot(recorded) if recorded else settings(spec)
 
 
 def _hook(spec: Mapping[str, Any]) -> LienthongHook:
@@ -134,6 +143,7 @@ def list_documents(spec: dict[str, Any]) -> list[Summary]:
             ctx.leases.close()
     attempt = uuid.uuid4().hex[:12]
     _context()["ti"].xcom_push(key="attempt", value=attempt)
+    _context()["ti"].xcom_push(key="settings", value=s.snapshot())
     log.info("%s: %d document(s) listed and leased (attempt %s)", flow.name, len(names), attempt)
     return [{"attempt": attempt, "names": chunk} for chunk in chunked(names, s.chunk_size)]
 
@@ -150,7 +160,7 @@ def run_stage(batch: Summary, spec: dict[str, Any], stage: str) -> Summary:
             f"batch from attempt {batch.get('attempt')} (a map index left over from before a clear); "
             f"this attempt is {attempt}")
     flow = flows.FLOWS[spec["flow"]]
-    s = settings(spec)
+    s = attempt_settings(spec)
     ctx = _hook(spec).context(s, _holder(), legacy=flow.name == "outbound")
     try:
         result = flows.run_stage(ctx, flow, flows.stage_of(flow, stage), names_of(batch))
@@ -169,7 +179,7 @@ def summarize(spec: dict[str, Any]) -> Summary:
     from gateway.exchange.common import read_json
 
     flow = flows.FLOWS[spec["flow"]]
-    s = settings(spec)
+    s = attempt_settings(spec)
     attempt = current_attempt()
     chunks = _context()["ti"].xcom_pull(task_ids=LIST_TASK) or []
     folder = _report_dir(s.work_dir)

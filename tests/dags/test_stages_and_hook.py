@@ -150,7 +150,7 @@ def test_after_a_clear_only_the_current_attempt_counts(monkeypatch: pytest.Monke
 
     pushed = {"attempt": "new", "return_value": [{"attempt": "new", "names": ["a"]}]}
     ti = SimpleNamespace(dag_id="lienthong_outbound_qlvb_soap", task_id="summarize", map_index=-1,
-                         xcom_pull=lambda task_ids, key="return_value": pushed[key])
+                         xcom_pull=lambda task_ids, key="return_value": pushed.get(key))
     monkeypatch.setattr(tasks, "_context", lambda: {"ti": ti, "run_id": "manual__2", "params": {}})
     monkeypatch.setattr(tasks, "_hook", lambda spec: SimpleNamespace(
         context=lambda *a, **k: SimpleNamespace(leases=None)))
