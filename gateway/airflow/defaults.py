@@ -39,7 +39,7 @@ def _optional(kind: str, description: str, **extra: Any) -> Param:
 COMMON = {
     "work_dir": _optional(
         "string", "work folder (default Variable lienthong_work_dir, else $LIENTHONG_DATA_DIR/airflow)"),
-    "chunk_size": _optional("integer", "documents per mapped task (default 200)", minimum=1),
+    "chunk_size": _optional("integer", "documents per mapped task (default 500)", minimum=1),
     "max_documents": _optional("integer", "take at most this many documents in one run", minimum=1),
 }
 LEGACY = {"adapter": _optional("string", "adapter code of the legacy system (default qlvb_soap)")}

@@ -50,7 +50,7 @@ class ExchangeSettings:
     signing_profile: str | None = None
     signing_profiles: str | None = None  # TOML file; default $LIENTHONG_SIGNING_PROFILES
     placeholder: str | None = None
-    chunk_size: int = 200
+    chunk_size: int = 500
     send_concurrency: int = 4  # sendEdoc calls in flight: outbound.DEFAULT_SEND_CONCURRENCY (not imported at parse)
     max_documents: int | None = None
     reject_invalid_signatures: bool = False

@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
         p.add_argument("--url", help="hub base URL ($LIENTHONG_AXIS_URL)")
         p.add_argument("--system-id", help="this system's id at the hub ($LIENTHONG_AXIS_SYSTEM_ID)")
         p.add_argument("--secret", help="this system's secret (prefer $LIENTHONG_AXIS_SECRET)")
-        p.add_argument("--chunk-size", type=int, default=200, help="documents per chunk (default 200)")
+        p.add_argument("--chunk-size", type=int, default=500, help="documents per chunk (default 500)")
         p.add_argument("--max-documents", type=int, help="take at most this many documents")
         if name == "outbound":
             p.add_argument("--send-concurrency", type=int,

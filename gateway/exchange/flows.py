@@ -52,7 +52,7 @@ class ExchangeContext:
     placeholder: str | None = None
     reject_invalid: bool = False
     organ_ids: tuple[str, ...] = ()
-    chunk_size: int = 200
+    chunk_size: int = 500
     send_concurrency: int = outbound.DEFAULT_SEND_CONCURRENCY  # sendEdoc calls in flight
     max_documents: int | None = None
     max_failed: int = 0
