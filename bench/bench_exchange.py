@@ -13,12 +13,11 @@ Goals: SOAP call < 2 ms; DAG wall time <= 1.2 x direct; direct >= 50 documents/s
 runner (the CLI process, or the Airflow process, each with the QLVB simulator) and the hub.
 The machine may be shared (other jobs running): read the figures with the load average printed.
 
-Figures, ``--docs 200`` (details and the profile in docs/airflow.md, "Benchmark"):
+Figures, session 10 (2026-12-04, quiet machine, ``--docs 1000``; details in docs/airflow.md, "Benchmark"):
 
-    before (load 24.9): SOAP 31.7 ms wall / 3.7 ms CPU; direct 1.1 docs/s, CPU 129 + 16 hub = 145 ms/doc;
-                        DAG CPU 214 + 20 = 234 ms/doc; DAG/direct wall 1.32, CPU 1.61
-    after  (load 33.8): SOAP 5.9 ms wall / 2.2 ms CPU; direct 1.4 docs/s, CPU 72 + 19 hub = 91 ms/doc;
-                        DAG CPU 154 + 21 = 176 ms/doc; DAG/direct wall 1.98, CPU 1.93
+    SOAP 0.74 ms wall / 0.72 ms CPU; direct 60.8 docs/s, CPU 12 + 4 hub ms/doc;
+    DAG 56.2 docs/s, CPU 14 + 4 hub (+ 1 simulator) ms/doc; DAG/direct wall 1.08;
+    start-up runs of 20 documents: direct 2.3 s, DAG 6.4 s
 """
 
 from __future__ import annotations
