@@ -153,13 +153,14 @@ def deliver(client: AxisClient, names: Sequence[str], folders: OutboundFolders, 
     result = start("send")
     to_send = [n for n in names if not folders.sent(n).exists() and (folders.signed / f"{n}.edxml").exists()]
     outcomes = _send_all(client, to_send, folders, concurrency)
+    unsent = set(to_send) - set(outcomes)  # left out once the credentials were refused
     refused_credentials: DeliveryOutcome | None = None
     for name in names:
         if name not in outcomes:
             if folders.sent(name).exists():
                 result.add(name, "skipped")
-            elif name in to_send:
-                continue  # not sent: the credentials were refused first
+            elif name in unsent:
+                continue  # the batch stops with AuthorizationError below
             else:
                 result.add(name, "failed", carry=False, error="no signed package", retryable=False)
             continue
