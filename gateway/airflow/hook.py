@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook, Variable
 
 from gateway.errors import ConfigurationError
-from gateway.signing.profiles import SigningSettings, TrustConfig, load_signing_settings
-from gateway.signing.sign import DocumentSigner
 from gateway.transport.axis import AxisClient
 
 if TYPE_CHECKING:
     from gateway.exchange.flows import ExchangeContext
     from gateway.exchange.sources import LegacyConnector
+    from gateway.signing.profiles import SigningSettings, TrustConfig
+    from gateway.signing.sign import DocumentSigner
 
 HUB_CONN_ID = "lienthong_hub"
 LEGACY_CONN_ID = "lienthong_legacy"
@@ -232,12 +232,16 @@ class LienthongHook(BaseHook):
 
     @staticmethod
     def signing_settings(settings: ExchangeSettings) -> SigningSettings:
+        from gateway.signing.profiles import load_signing_settings
+
         return load_signing_settings(settings.signing_profiles)
 
     def signer(self, settings: ExchangeSettings) -> DocumentSigner:
         if not settings.signing_profile:
             raise ConfigurationError("no signing profile: set the DAG param or Variable lienthong_signing_profile")
         signing = self.signing_settings(settings)
+        from gateway.signing.sign import DocumentSigner  # only the stamp task loads pyHanko's signer
+
         return DocumentSigner(signing.profile(settings.signing_profile), signing.trust)
 
     def trust(self, settings: ExchangeSettings) -> TrustConfig:

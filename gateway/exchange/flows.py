@@ -18,17 +18,19 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.exchange import inbound, outbound
 from gateway.exchange.common import StageResult, chunked, original_id, start
 from gateway.exchange.leases import LeaseStore, new_holder
-from gateway.exchange.sources import LegacyConnector
 from gateway.exchange.summary import RunSummary
 from gateway.files import batched_dir_sync
-from gateway.signing.profiles import TrustConfig
-from gateway.signing.sign import DocumentSigner
 from gateway.transport.axis import AxisClient
+
+if TYPE_CHECKING:
+    from gateway.exchange.sources import LegacyConnector
+    from gateway.signing.profiles import TrustConfig
+    from gateway.signing.sign import DocumentSigner
 
 log = logging.getLogger("lienthong.exchange")
 

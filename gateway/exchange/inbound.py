@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.edxml import EdocPackage, Organization, StatusCode, StatusPackage, build_package, parse_package
 from gateway.errors import EdxmlFormatError, GatewayError, Location, RemoteRefusalError, UpstreamUnavailableError
@@ -34,12 +35,13 @@ from gateway.exchange.common import (
     start,
     write_json,
 )
-from gateway.exchange.sources import LegacyConnector
 from gateway.exchange.steps import answer_status
 from gateway.files import write_atomic
-from gateway.signing.package_verify import verify_package_file
-from gateway.signing.profiles import TrustConfig
 from gateway.transport.axis import AxisClient
+
+if TYPE_CHECKING:
+    from gateway.exchange.sources import LegacyConnector
+    from gateway.signing.profiles import TrustConfig
 
 
 def _marker(folder: Path, name: str, step: str) -> Path:
@@ -102,6 +104,8 @@ def _load(folder: Path, name: str) -> EdocPackage | StatusPackage:
 
 def verify(names: Sequence[str], folder: Path, trust: TrustConfig, *, reject_invalid: bool = False) -> StageResult:
     """Write ``NAME.verify.json`` with every PDF's signature report; flag (or reject) invalid ones."""
+    from gateway.signing.package_verify import verify_package_file  # pyHanko: only this stage needs it
+
     result = start("verify")
     for name in names:
         report_file = _marker(folder, name, "verify")

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.errors import (
     AuthorizationError,
@@ -39,11 +40,13 @@ from gateway.exchange.common import (
     start,
     write_json,
 )
-from gateway.exchange.sources import LegacyConnector
 from gateway.exchange.steps import stamp_folder
 from gateway.files import write_atomic
-from gateway.signing.sign import DocumentSigner
 from gateway.transport.axis import AxisClient, DeliveryOutcome
+
+if TYPE_CHECKING:
+    from gateway.exchange.sources import LegacyConnector
+    from gateway.signing.sign import DocumentSigner
 
 
 @dataclass(frozen=True)

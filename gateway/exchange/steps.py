@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.edxml import (
     Attachment,
@@ -32,9 +32,11 @@ from gateway.edxml import (
 )
 from gateway.errors import ConfigurationError, GatewayError, SigningError
 from gateway.files import write_atomic
-from gateway.signing.profiles import TrustConfig
-from gateway.signing.sign import DocumentSigner
-from gateway.signing.verify import VerificationReport, verify_pdf
+
+if TYPE_CHECKING:
+    from gateway.signing.profiles import TrustConfig
+    from gateway.signing.sign import DocumentSigner
+    from gateway.signing.verify import VerificationReport
 
 VIETNAM = timezone(timedelta(hours=7))
 PDF = "application/pdf"
@@ -87,6 +89,8 @@ class AttachmentVerification:
 
 def verify_package(pkg: EdocPackage, trust: TrustConfig, *, source: str = "<package>") -> list[AttachmentVerification]:
     """Verify the signatures of every PDF attachment; reports, never raises on a bad signature."""
+    from gateway.signing.verify import verify_pdf  # here: a stage that does not verify need not load pyHanko
+
     results: list[AttachmentVerification] = []
     for att in pkg.attachments:
         if not _is_pdf(att):
