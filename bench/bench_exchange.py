@@ -10,7 +10,7 @@ Also measured: the legacy SOAP call overhead (an empty ``LayDanhSachVanBanChoGui
 
 Goals: SOAP call < 2 ms; DAG wall time <= 1.2 x direct; direct >= 50 documents/s on 2 cores
 (= at most 40 ms of CPU per document over all processes). CPU per document is printed for the
-runner (the CLI process, or the Airflow process, each with the QLVB simulator) and the hub.
+runner (the CLI process, or this process for dag.test), the hub and the QLVB simulator (its own process).
 The machine may be shared (other jobs running): read the figures with the load average printed.
 
 Figures, session 10 (2026-12-04, quiet machine, ``--docs 1000``; details in docs/airflow.md, "Benchmark"):
@@ -130,6 +130,7 @@ class LegacySystem:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()  # "QLVB simulator: endpoint URL  WSDL URL  (N queued)"
         if "endpoint " not in line:
+            self.proc.kill()
             raise SystemExit(f"legacy-sim did not start: {line!r}")
         self.endpoint = line.split("endpoint ", 1)[1].split()[0]
 
@@ -246,6 +247,7 @@ def main() -> None:
           f"CPU (runner + hub) {(g.runner_cpu + g.hub_cpu) / (d.runner_cpu + d.hub_cpu):.2f}")
     print(f"runs of {SMALL} documents first (start-up; the DAG's is the first dag.test in this process, "
           f"which builds Airflow's in-process execution API): direct {d0.wall:.1f} s, DAG {g0.wall:.1f} s")
+
 
 if __name__ == "__main__":
     main()

@@ -76,6 +76,9 @@ def _run(args: argparse.Namespace) -> int:
     secret = args.secret or os.environ.get("LIENTHONG_AXIS_SECRET")
     if not (url and system_id and secret):
         raise ConfigurationError("the hub: --url, --system-id and --secret (or $LIENTHONG_AXIS_*) are required")
+    send_concurrency = getattr(args, "send_concurrency", None)
+    if send_concurrency is not None and send_concurrency < 1:
+        raise ConfigurationError(f"--send-concurrency must be at least 1, not {send_concurrency}")
     adapter = AdapterRegistry().get(args.adapter)
     legacy = str(args.legacy or "")
 
@@ -97,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
         hub_endpoint=f"{url.rstrip('/')}#{system_id}",
         placeholder=getattr(args, "placeholder", None), reject_invalid=getattr(args, "reject_invalid", False),
         organ_ids=tuple(getattr(args, "organ", ())), chunk_size=args.chunk_size, max_documents=args.max_documents,
-        send_concurrency=getattr(args, "send_concurrency", None) or DEFAULT_SEND_CONCURRENCY,
+        send_concurrency=DEFAULT_SEND_CONCURRENCY if send_concurrency is None else send_concurrency,
         max_failed=args.max_failed, leases=leases, holder=new_holder("cli"))
     flow = flows.FLOWS[args.flow]
     try:

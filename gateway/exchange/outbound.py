@@ -154,13 +154,14 @@ def deliver(client: AxisClient, names: Sequence[str], folders: OutboundFolders, 
     if concurrency < 1:
         raise ConfigurationError(f"send concurrency must be at least 1, not {concurrency}")
     result = start("send")
-    to_send = [n for n in names if not folders.sent(n).exists() and (folders.signed / f"{n}.edxml").exists()]
+    done = {n for n in names if folders.sent(n).exists()}
+    to_send = [n for n in names if n not in done and (folders.signed / f"{n}.edxml").exists()]
     outcomes = _send_all(client, to_send, folders, concurrency)
     unsent = set(to_send) - set(outcomes)  # left out once the credentials were refused
     refused_credentials: DeliveryOutcome | None = None
     for name in names:
         if name not in outcomes:
-            if folders.sent(name).exists():
+            if name in done:
                 result.add(name, "skipped")
             elif name in unsent:
                 continue  # the batch stops with AuthorizationError below

@@ -395,8 +395,8 @@ def _refusal_of_one(exc: GatewayError) -> GatewayError:
     return exc
 
 
-__all__ = ["Accepted", "IntakeCommitter", "RouteDraft", "SubmissionDraft", "write_batch"]
-
-
 def _no_answer(timeout: float | None) -> LedgerError:
     return LedgerError(f"the ledger writer did not answer within {timeout:g} s; retry", retryable=True)
+
+
+__all__ = ["Accepted", "IntakeCommitter", "RouteDraft", "SubmissionDraft", "write_batch"]

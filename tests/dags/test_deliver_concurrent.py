@@ -81,7 +81,6 @@ def test_packages_go_out_together_and_are_reported_in_order_each_with_its_receip
     hub.ledger.add_system("sys-g22", "secret-g22", [G22])
     folders = OutboundFolders(tmp_path).make()
     names, bodies = _packages(folders, 12)
-    (folders.signed / "missing.edxml").unlink(missing_ok=True)
     with AxisClient(hub.url, "sys-h41", "secret-h41", retries=0, timeout=10) as real:
         watched = _Watched(real, bodies, together=4)
         result = deliver(watched, [*names[:6], "missing", *names[6:]], folders, concurrency=4)  # type: ignore[arg-type]

@@ -96,3 +96,10 @@ def test_renewing_a_large_mixed_batch_takes_exactly_ours_and_the_expired(lease_d
         holders = a.holders("q")
         assert all(holders[i] == "run-a" for i in expected)
         assert all(holders[i] == "run-b" for i in held_b)
+
+
+def test_a_send_concurrency_below_one_is_refused_before_anything_is_taken(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    done = cli("http://127.0.0.1:9", "http://127.0.0.1:9/qlvb", work, "--send-concurrency", "0")
+    assert done.returncode != 0 and "--send-concurrency must be at least 1, not 0" in done.stderr
+    assert not work.exists()  # refused before listing, leasing or writing anything
