@@ -43,12 +43,15 @@ os.environ.update({"AIRFLOW_HOME": f"{HOME}/airflow", "AIRFLOW__CORE__LOAD_EXAMP
                    "LIENTHONG_LEASE_DATABASE_URL": f"sqlite:///{HOME}/leases.db"})
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "dags")]
 
+from airflow_local import LocalAirflow, RunTiming  # noqa: E402
 from exchange_kit import PROFILES, van_ban  # noqa: E402
 
 from gateway.legacy_sim import QlvbSimulator  # noqa: E402
 
 BIN = Path(sys.executable).with_name("lienthong")
 SMALL = 20  # documents of the start-up runs
+DAG_ID = "lienthong_outbound_qlvb_soap"
+EXECUTOR = "gateway.airflow.executor.ExchangeLocalExecutor"  # what scripts/airflow-standalone.sh runs
 NA = ("qlvb-nghean", "bench-secret-nghean")
 AGENCIES = ('[{"id": 1, "code": "02.41.W00", "name": "LGSP tỉnh Nghệ An", "isAgency": false},'
             ' {"id": 10, "code": "000.00.00.G22", "name": "Văn phòng Chính phủ", "centerCode": "02.41.W00"},'
@@ -76,7 +79,7 @@ def start_hub() -> tuple[subprocess.Popen[bytes], str]:
                     "--secret", "bench-vpcp"], check=True, capture_output=True)
     port = free_port()
     proc = subprocess.Popen([BIN, "serve", "--data-dir", str(data), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=(data / "serve.log").open("wb"))
     url = f"http://127.0.0.1:{port}"
     for _ in range(150):
         try:
@@ -86,6 +89,12 @@ def start_hub() -> tuple[subprocess.Popen[bytes], str]:
             pass
         time.sleep(0.2)
     raise SystemExit("hub did not start")
+
+
+def hub_log() -> str:
+    """The end of the hub's log, for a failed run's message."""
+    log = Path(HOME) / "hub" / "serve.log"
+    return "\n--- hub log " + str(log) + ":\n" + (log.read_text(errors="replace")[-3000:] if log.exists() else "")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -188,7 +197,7 @@ def direct(hub: subprocess.Popen[bytes], hub_url: str, docs: list[bytes], work: 
              "--profile", "ubnd-thu-nghiem", "--profiles", str(PROFILES), "--json"],
             env=env, capture_output=True, text=True)))
         done = out[0]
-        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.returncode == 0, done.stderr[-2000:] + hub_log()
         assert json.loads(done.stdout)["stages"]["send"]["ok"] == len(docs)
         assert sim.pending() == 0  # every document acknowledged
         return took
@@ -213,23 +222,67 @@ def dag_run(hub: subprocess.Popen[bytes], hub_url: str, docs: list[bytes], work:
         return took
 
 
+LOCAL_CONFIG = ('[defaults]\nschedule = ""\n\n[[exchange]]\nadapter = "qlvb_soap"\nagency = "000.00.00.H41"\n'
+                'legacy_conn_id = "lienthong_legacy"\nsigning_profile = "ubnd-thu-nghiem"\nflows = ["outbound"]\n')
+
+
+def local_run(airflow: LocalAirflow, hub: subprocess.Popen[bytes], docs: list[bytes], work: str) -> tuple[Measured, RunTiming]:
+    """The outbound DAG under LocalExecutor, triggered through the REST API (runner CPU: every
+    Airflow process of the deployment, since their children's CPU is not ours to count)."""
+    with LegacySystem(docs, work) as sim:
+        host, port, path = sim.endpoint.removeprefix("http://").replace("/", ":", 1).split(":")
+        airflow.set_connection("lienthong_legacy", conn_type="http", host=host, port=int(port), schema=path)
+        runs: list[RunTiming] = []
+        airflow_cpu = airflow.cpu_seconds()
+        before = airflow.cpu_by_process()
+        took = measure(hub, sim, lambda: runs.append(airflow.run(
+            DAG_ID, {"work_dir": f"{HOME}/{work}", "signing_profiles": str(PROFILES)})))
+        took.runner_cpu = airflow.cpu_seconds() - airflow_cpu
+        runs[0].cpu = {k: v - before.get(k, 0.0) for k, v in airflow.cpu_by_process().items()}
+        assert runs[0].state == "success", runs[0].table()
+        assert sim.pending() == 0
+        return took, runs[0]
+
+
+def local_deployment(hub_url: str, executor: str, extra: dict[str, str]) -> LocalAirflow:
+    config = Path(HOME) / "exchanges.toml"
+    config.write_text(LOCAL_CONFIG, encoding="utf-8")
+    host, port = hub_url.removeprefix("http://").split(":")
+    os.environ.pop("AIRFLOW_CONN_LIENTHONG_LEGACY", None)  # dag.test's: an env connection would win
+    env = {"LIENTHONG_EXCHANGES": str(config), "AIRFLOW_CONN_LIENTHONG_HUB": json.dumps(
+        {"conn_type": "http", "host": host, "port": int(port), "login": NA[0], "password": NA[1]}), **extra}
+    return LocalAirflow(Path(HOME) / "airflow-local", ROOT / "dags", env, executor=executor)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--docs", type=int, default=1000)
     parser.add_argument("--large", action="store_true", help="5,000 documents")
+    parser.add_argument("--tasks", action="store_true", help="print the LocalExecutor run's task instances")
+    parser.add_argument("--no-dag-test", action="store_true", help="leave out the dag.test runs")
+    parser.add_argument("--executor", default=EXECUTOR, help=f"the deployment's executor (default {EXECUTOR})")
+    parser.add_argument("--airflow-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an extra setting for the deployment, e.g. AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME=1")
     args = parser.parse_args()
     n = 5000 if args.large else args.docs
     docs = [van_ban(100000 + i) for i in range(n)]
     hub, url = start_hub()
     try:
         soap, soap_cpu = soap_overhead()
-        # first both runs with SMALL documents: what each costs before its first document (the CLI's
+        # first every path with SMALL documents: what each costs before its first document (the CLI's
         # process start and imports; for dag.test, Airflow's in-process execution API, built once per
-        # process as a deployment builds it once at api-server start), measured and printed apart
+        # process as a deployment builds it once at api-server start; under LocalExecutor the first
+        # run after the DAGs were serialized), measured and printed apart
         d0 = direct(hub, url, [van_ban(700000 + i) for i in range(SMALL)], work="direct-small")
-        g0 = dag_run(hub, url, [van_ban(800000 + i) for i in range(SMALL)], work="dag-small")
+        g0 = None if args.no_dag_test else dag_run(hub, url, [van_ban(800000 + i) for i in range(SMALL)], "dag-small")
         d = direct(hub, url, docs)
-        g = dag_run(hub, url, [van_ban(500000 + i) for i in range(n)])
+        g = None if args.no_dag_test else dag_run(hub, url, [van_ban(500000 + i) for i in range(n)])
+        # the deployment runs only now: its idle processes must not load the other runs
+        extra = dict(item.split("=", 1) for item in args.airflow_env)
+        with local_deployment(url, args.executor, extra) as airflow:
+            airflow.unpause(DAG_ID)
+            l0, _ = local_run(airflow, hub, [van_ban(900000 + i) for i in range(SMALL)], "local-small")
+            loc, timing = local_run(airflow, hub, [van_ban(300000 + i) for i in range(n)], "local")
     finally:
         hub.terminate()
         hub.wait(10)
@@ -238,15 +291,24 @@ def main() -> None:
           f"(shared machine: other jobs may be running)")
     print(f"legacy SOAP call overhead: {soap:.2f} ms/call wall, {soap_cpu:.2f} ms CPU (client + simulator) "
           f"(goal < 2 ms)")
-    for name, m in (("direct (lienthong exchange outbound)", d), ("DAG (dag.test, lienthong_outbound_qlvb_soap)", g)):
+    for name, m in (("direct (lienthong exchange outbound)", d), (f"DAG (dag.test, {DAG_ID})", g),
+                    ("DAG (LocalExecutor, REST trigger to finished run)", loc)):
+        if m is None:
+            continue
         print(f"{name}: {m.wall:.1f} s, {n / m.wall:.1f} documents/s; CPU per document: "
               f"{m.runner_cpu / n * 1000:.0f} ms runner + {m.hub_cpu / n * 1000:.0f} ms hub "
               f"(+ {m.sim_cpu / n * 1000:.0f} ms legacy simulator)")
     print(f"direct documents/s goal >= 50 on 2 cores = at most {2000 / 50:.0f} ms CPU per document, all processes")
-    print(f"ratio DAG / direct: wall {g.wall / d.wall:.2f} (goal <= 1.2), "
-          f"CPU (runner + hub) {(g.runner_cpu + g.hub_cpu) / (d.runner_cpu + d.hub_cpu):.2f}")
-    print(f"runs of {SMALL} documents first (start-up; the DAG's is the first dag.test in this process, "
-          f"which builds Airflow's in-process execution API): direct {d0.wall:.1f} s, DAG {g0.wall:.1f} s")
+    for name, m in (("LocalExecutor", loc), ("dag.test", g)):
+        if m is None:
+            continue
+        print(f"ratio DAG ({name}) / direct: wall {m.wall / d.wall:.2f} (goal <= 1.2), "
+              f"CPU (runner + hub) {(m.runner_cpu + m.hub_cpu) / (d.runner_cpu + d.hub_cpu):.2f}")
+    print(f"runs of {SMALL} documents first (start-up): direct {d0.wall:.1f} s, LocalExecutor {l0.wall:.1f} s"
+          + ("" if g0 is None else f", DAG dag.test {g0.wall:.1f} s (the first dag.test in this process builds "
+                                   "Airflow's in-process execution API)"))
+    if args.tasks:
+        print(f"LocalExecutor run, task instances (seconds from the trigger):\n{timing.table()}")
 
 
 if __name__ == "__main__":

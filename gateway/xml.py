@@ -144,6 +144,29 @@ def parse_schema_document(path: str | os.PathLike[str], *, folder: str | os.Path
         raise translate_syntax_error(exc, str(file)) from exc
 
 
+_SCHEMA_COMPILE = threading.Lock()
+
+
+def compile_schema(doc: etree._ElementTree | etree._Element) -> etree.XMLSchema:
+    """Compile an XSD with lxml, one compile at a time in this process.
+
+    libxml2 fills its table of XSD built-in types on the first compile of a process, and that is
+    not thread-safe: two threads compiling at once in a fresh process can leave the table broken,
+    after which *every* later compile fails ("xmlSchemaPValAttrNodeValue, the given type is not a
+    built-in type") and a hub answered HTTP 500 to every sendEdoc until it was restarted (seen by
+    bench_exchange; 4 of 30 fresh processes with four threads compiling edoc.xsd and status.xsd at
+    once, libxml2 2.14.6). The table is therefore filled when this module is imported (below), and
+    compiles, which are rare (each schema is compiled once and kept), share one lock.
+    Raises ``etree.XMLSchemaParseError`` as lxml does.
+    """
+    with _SCHEMA_COMPILE:
+        return etree.XMLSchema(doc)
+
+
+compile_schema(etree.fromstring(
+    b'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"><xs:element name="a" type="xs:string"/></xs:schema>'))
+
+
 def make_parser(limits: XmlLimits = DEFAULT_LIMITS, *, target: object | None = None) -> etree.XMLParser:
     """An lxml parser configured with the gateway's policy (exposed for zeep and xmlschema glue)."""
     huge = limits.max_depth > _LIBXML_MAX_DEPTH or limits.max_text_length > _LIBXML_MAX_TEXT
@@ -505,6 +528,7 @@ __all__ = [
     "LimitedTarget",
     "ParserTarget",
     "XmlLimits",
+    "compile_schema",
     "feed_target",
     "make_parser",
     "parse_schema_document",

@@ -20,7 +20,7 @@ from lxml import etree
 
 from gateway.errors import ConfigurationError, MappingError, ValidationIssue
 from gateway.issues import summarise
-from gateway.xml import parse_schema_document
+from gateway.xml import compile_schema, parse_schema_document
 
 _CLARK = re.compile(r"\{[^}]*\}")
 
@@ -36,7 +36,7 @@ class LegacySchema:
         self.path = path
         try:
             doc = parse_schema_document(path, folder=folder or path.parent)
-            self._lxml = etree.XMLSchema(doc)
+            self._lxml = compile_schema(doc)
         except etree.XMLSchemaParseError as exc:
             raise ConfigurationError(f"{path}: legacy schema does not compile: {exc}") from exc
         self._xs: xmlschema.XMLSchema | None = None

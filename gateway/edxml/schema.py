@@ -13,7 +13,7 @@ from pathlib import Path
 from lxml import etree
 
 from gateway.errors import ConfigurationError, Location, SchemaValidationError, ValidationIssue
-from gateway.xml import XmlLimits, parse_schema_document, parse_xml
+from gateway.xml import XmlLimits, compile_schema, parse_schema_document, parse_xml
 
 NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 
@@ -34,7 +34,7 @@ def load_schema(kind: str) -> etree.XMLSchema:
         raise ConfigurationError(f"edXML schema {path} not found (set LIENTHONG_SCHEMAS_DIR?)")
     doc = parse_schema_document(path, folder=path.parent)
     try:
-        return etree.XMLSchema(doc)
+        return compile_schema(doc)
     except etree.XMLSchemaParseError as exc:
         raise ConfigurationError(f"edXML schema {path} does not compile: {exc}") from exc
 

@@ -19,7 +19,7 @@ from lxml import etree
 
 from gateway.errors import GatewayError
 from gateway.legacy_sim.http import HttpReply, LocalHttpServer
-from gateway.xml import parse_schema_document, parse_xml
+from gateway.xml import compile_schema, parse_schema_document, parse_xml
 
 NS = "urn:qlvb:lienthong:v1"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -48,7 +48,7 @@ class QlvbSimulator:
         folder = adapter_folder or default_adapter_folder()
         self.wsdl_template = (folder / "wsdl" / "qlvb.wsdl").read_text(encoding="utf-8")
         self.xsd = (folder / "xsd" / "qlvb.xsd").read_bytes()
-        self.schema = etree.XMLSchema(parse_schema_document(folder / "xsd" / "qlvb.xsd", folder=folder))
+        self.schema = compile_schema(parse_schema_document(folder / "xsd" / "qlvb.xsd", folder=folder))
         self.outgoing: OrderedDict[str, bytes] = OrderedDict()  # MaVanBan -> serialised VanBan
         self.acknowledged: list[str] = []
         self.received: list[bytes] = []  # serialised VanBan elements delivered by the gateway
