@@ -18,6 +18,7 @@ from gateway import __version__
 from gateway.blobstore import BlobStore
 from gateway.config import HubSettings, load_settings
 from gateway.edxml.directory import Directory
+from gateway.edxml.schema import load_schema
 from gateway.ledger import Ledger
 from gateway.server.axis_api import build_router
 from gateway.server.compat import FailAs200Middleware, axis_paths
@@ -37,6 +38,8 @@ def create_app(
     """The hub's ASGI app. ``prestart_workers`` (``lienthong serve``) starts one parse-sandbox worker at
     start-up, so the first heavy package does not pay a worker's start-up on the request path."""
     limit_arenas(settings.malloc_arena_max)  # before this process starts its threads
+    for kind in ("edoc", "status"):  # a missing or broken schema stops the start, not every package later
+        load_schema(kind)
     ledger = Ledger.open(settings, migrate=migrate, pool_size=20)
     blobs = BlobStore(settings.blob_dir, fsync=False)  # durability by HubService's group sync
     directory = Directory.from_json(settings.directory_file) if settings.directory_file else Directory()

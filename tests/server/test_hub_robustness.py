@@ -128,3 +128,20 @@ def test_an_unexpected_error_is_answered_with_fail_json_and_logged(hub_settings:
         assert "reference" in body["ErrorDesc"] and "s-h41" not in r.text and not PATHISH.search(r.text)
         records = [rec for rec in caplog.records if rec.name == "lienthong.errors"]
         assert records and records[-1].document_id == package.header.document_id and records[-1].exc_info
+
+
+def test_a_schema_folder_without_the_edxml_schemas_stops_the_start(hub_settings: HubSettings, tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    """Compiled at start-up: a hub that cannot validate must not start and answer 500 to every package."""
+    from gateway.edxml.schema import load_schema
+    from gateway.errors import ConfigurationError
+    from gateway.server.app import create_app
+
+    monkeypatch.setenv("LIENTHONG_SCHEMAS_DIR", str(tmp_path / "empty"))
+    load_schema.cache_clear()
+    try:
+        with pytest.raises(ConfigurationError, match=r"edoc\.xsd not found"):
+            create_app(hub_settings, migrate=True)
+    finally:
+        monkeypatch.delenv("LIENTHONG_SCHEMAS_DIR")
+        load_schema.cache_clear()
