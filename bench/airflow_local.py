@@ -55,8 +55,8 @@ class RunTiming:
 class LocalAirflow:
     """Context manager: the deployment up on entry (DAGs serialized), every process stopped on exit."""
 
-    def __init__(self, home: Path, dags: Path, env: Mapping[str, str], parallelism: int = 4,
-                 executor: str = "LocalExecutor"):
+    def __init__(self, home: Path, dags: Path, env: Mapping[str, str], parallelism: int = 4):
+        """``env`` is applied last: it may set the executor and any other setting."""
         self.home = home
         self.port = free_port()
         self.api = f"http://127.0.0.1:{self.port}"
@@ -67,7 +67,7 @@ class LocalAirflow:
         self.env = {**os.environ,
                     "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
                     "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                    "AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW__CORE__EXECUTOR": executor,
+                    "AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
                     "AIRFLOW__CORE__UNIT_TEST_MODE": "False", "AIRFLOW__CORE__PARALLELISM": str(parallelism),
                     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
                     "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(self.port),

@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -51,7 +52,7 @@ from gateway.legacy_sim import QlvbSimulator  # noqa: E402
 BIN = Path(sys.executable).with_name("lienthong")
 SMALL = 20  # documents of the start-up runs
 DAG_ID = "lienthong_outbound_qlvb_soap"
-EXECUTOR = "gateway.airflow.executor.ExchangeLocalExecutor"  # what scripts/airflow-standalone.sh runs
+LOCAL_ENV = ROOT / "scripts" / "airflow-local.env"  # what scripts/airflow-standalone.sh applies
 NA = ("qlvb-nghean", "bench-secret-nghean")
 AGENCIES = ('[{"id": 1, "code": "02.41.W00", "name": "LGSP tỉnh Nghệ An", "isAgency": false},'
             ' {"id": 10, "code": "000.00.00.G22", "name": "Văn phòng Chính phủ", "centerCode": "02.41.W00"},'
@@ -244,14 +245,21 @@ def local_run(airflow: LocalAirflow, hub: subprocess.Popen[bytes], docs: list[by
         return took, runs[0]
 
 
-def local_deployment(hub_url: str, executor: str, extra: dict[str, str]) -> LocalAirflow:
+def local_settings() -> dict[str, str]:
+    """The LocalExecutor settings of scripts/airflow-local.env (``NAME=VALUE`` lines)."""
+    lines = (line.strip() for line in LOCAL_ENV.read_text(encoding="utf-8").splitlines())
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def local_deployment(hub_url: str, extra: dict[str, str]) -> LocalAirflow:
     config = Path(HOME) / "exchanges.toml"
     config.write_text(LOCAL_CONFIG, encoding="utf-8")
     host, port = hub_url.removeprefix("http://").split(":")
     os.environ.pop("AIRFLOW_CONN_LIENTHONG_LEGACY", None)  # dag.test's: an env connection would win
     env = {"LIENTHONG_EXCHANGES": str(config), "AIRFLOW_CONN_LIENTHONG_HUB": json.dumps(
-        {"conn_type": "http", "host": host, "port": int(port), "login": NA[0], "password": NA[1]}), **extra}
-    return LocalAirflow(Path(HOME) / "airflow-local", ROOT / "dags", env, executor=executor)
+        {"conn_type": "http", "host": host, "port": int(port), "login": NA[0], "password": NA[1]}),
+        **local_settings(), **extra}
+    return LocalAirflow(Path(HOME) / "airflow-local", ROOT / "dags", env)
 
 
 def main() -> None:
@@ -260,9 +268,9 @@ def main() -> None:
     parser.add_argument("--large", action="store_true", help="5,000 documents")
     parser.add_argument("--tasks", action="store_true", help="print the LocalExecutor run's task instances")
     parser.add_argument("--no-dag-test", action="store_true", help="leave out the dag.test runs")
-    parser.add_argument("--executor", default=EXECUTOR, help=f"the deployment's executor (default {EXECUTOR})")
     parser.add_argument("--airflow-env", action="append", default=[], metavar="NAME=VALUE",
-                        help="an extra setting for the deployment, e.g. AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME=1")
+                        help="a setting for the LocalExecutor deployment over scripts/airflow-local.env's, "
+                             "e.g. AIRFLOW__CORE__EXECUTOR=LocalExecutor")
     args = parser.parse_args()
     n = 5000 if args.large else args.docs
     docs = [van_ban(100000 + i) for i in range(n)]
@@ -279,7 +287,7 @@ def main() -> None:
         g = None if args.no_dag_test else dag_run(hub, url, [van_ban(500000 + i) for i in range(n)])
         # the deployment runs only now: its idle processes must not load the other runs
         extra = dict(item.split("=", 1) for item in args.airflow_env)
-        with local_deployment(url, args.executor, extra) as airflow:
+        with local_deployment(url, extra) as airflow:
             airflow.unpause(DAG_ID)
             l0, _ = local_run(airflow, hub, [van_ban(900000 + i) for i in range(SMALL)], "local-small")
             loc, timing = local_run(airflow, hub, [van_ban(300000 + i) for i in range(n)], "local")
@@ -307,8 +315,12 @@ def main() -> None:
     print(f"runs of {SMALL} documents first (start-up): direct {d0.wall:.1f} s, LocalExecutor {l0.wall:.1f} s"
           + ("" if g0 is None else f", DAG dag.test {g0.wall:.1f} s (the first dag.test in this process builds "
                                    "Airflow's in-process execution API)"))
+    settings = {**local_settings(), **extra}
+    print("LocalExecutor deployment (api-server, scheduler, dag-processor; SQLite metadata, parallelism 4): "
+          + ", ".join(f"{k.removeprefix('AIRFLOW__')}={v}" for k, v in settings.items()))
     if args.tasks:
         print(f"LocalExecutor run, task instances (seconds from the trigger):\n{timing.table()}")
+    shutil.rmtree(HOME, ignore_errors=True)  # kept when a run failed, for its logs
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@
 #
 # Environment: AIRFLOW_HOME (default var/airflow-home), AIRFLOW_PORT (8080), AIRFLOW_PARALLELISM (4),
 # LIENTHONG_DATA_DIR (default var; the DAGs' work folder is $LIENTHONG_DATA_DIR/airflow),
-# LIENTHONG_AIRFLOW_ISOLATE=1 to run inside a private network namespace (see below).
+# LIENTHONG_AIRFLOW_ISOLATE=1 to run inside a private network namespace (see below); the settings of
+# scripts/airflow-local.env (executor, scheduler idle sleep) for each variable not already set.
 #
 # Caveat: the api-server listens on 127.0.0.1, but Airflow's serve-logs servers (8793 for the worker,
 # 8794 for the triggerer) always bind all interfaces (host "" is hard-coded in Airflow 3.3). Firewall
@@ -63,6 +64,10 @@ export AIRFLOW__API__HOST=127.0.0.1
 export AIRFLOW__API__PORT="$PORT"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$PORT/execution/"
 export LIENTHONG_DATA_DIR="${LIENTHONG_DATA_DIR:-$ROOT/var}"
+while IFS='=' read -r name value; do                # the exchange DAGs' LocalExecutor settings, unless set
+  case "$name" in ''|'#'*) continue ;; esac
+  [ -n "${!name+x}" ] || export "$name=$value"
+done < "$ROOT/scripts/airflow-local.env"
 
 # exec with SIGINT restored: background jobs of a non-interactive shell ignore it, and SIGINT is
 # what makes standalone stop its components cleanly.

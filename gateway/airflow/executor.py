@@ -53,7 +53,7 @@ def preload(modules: tuple[str, ...] = PRELOAD) -> list[str]:
     return failed
 
 
-class ExchangeLocalExecutor(LocalExecutor):  # type: ignore[misc]  # Airflow's classes are untyped for mypy
+class ExchangeLocalExecutor(LocalExecutor):
     """LocalExecutor that imports :data:`PRELOAD` before it forks its worker processes."""
 
     def start(self) -> None:
