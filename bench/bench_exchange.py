@@ -1,23 +1,30 @@
-"""Benchmark: legacy documents through the outbound DAG (dag.test) and through ``lienthong exchange outbound``.
+"""Benchmark: legacy documents through ``lienthong exchange outbound`` and the outbound DAG (dag.test, LocalExecutor).
 
 Each document is a QLVB legacy document with one PDF that gets the agency's Decree 30 signature
 (stamping included), sent to a real hub (``lienthong serve`` on 127.0.0.1) and acknowledged to the
-QLVB simulator. Both runs use the same code path (gateway.exchange.flows) on their own work
-folders and simulators, in the same process run, so the ratio is measured under the same load.
-Also measured: the legacy SOAP call overhead (an empty ``LayDanhSachVanBanChoGui``) over keep-alive.
+QLVB simulator (``lienthong legacy-sim``, its own process). Every path runs the same code
+(gateway.exchange.flows) on its own work folder and simulator, in one bench run:
 
-    .venv/bin/python bench/bench_exchange.py [--docs 1000] [--large]   # --large = 5,000 documents
+1. direct: ``lienthong exchange outbound`` (a child process);
+2. ``dag.test()`` of ``lienthong_outbound_qlvb_soap`` in this process (``--no-dag-test`` leaves it out);
+3. LocalExecutor: a real deployment (bench/airflow_local.py: api-server, scheduler, dag-processor,
+   SQLite metadata, parallelism 4, scripts/airflow-local.env applied as airflow-standalone.sh applies
+   it; ``--airflow-env NAME=VALUE`` overrides), the run triggered through the REST API and timed
+   until the API reports it finished; started only after the other runs, so its idle processes do
+   not load them;
+4. direct again: the ratios divide by the mean of the two direct runs, which bracket the DAG runs.
 
-Goals: SOAP call < 2 ms; DAG wall time <= 1.2 x direct; direct >= 50 documents/s on 2 cores
-(= at most 40 ms of CPU per document over all processes). CPU per document is printed for the
-runner (the CLI process, or this process for dag.test), the hub and the QLVB simulator (its own process).
-The machine may be shared (other jobs running): read the figures with the load average printed.
+Each path first runs 20 documents (start-up, printed apart). Also measured: the legacy SOAP call
+overhead (an empty ``LayDanhSachVanBanChoGui``) over keep-alive.
 
-Figures, session 10 (2026-12-04, quiet machine, ``--docs 1000``; details in docs/airflow.md, "Benchmark"):
+    .venv/bin/python bench/bench_exchange.py [--docs 1000] [--large] [--tasks]   # --large = 5,000 documents
 
-    SOAP 0.74 ms wall / 0.72 ms CPU; direct 60.8 docs/s, CPU 12 + 4 hub ms/doc;
-    DAG 56.2 docs/s, CPU 14 + 4 hub (+ 1 simulator) ms/doc; DAG/direct wall 1.08;
-    start-up runs of 20 documents: direct 2.3 s, DAG 6.4 s
+Goals (#10): SOAP call < 2 ms; DAG (LocalExecutor) wall time <= 1.2 x direct; direct >= 50
+documents/s on 2 cores (= at most 40 ms of CPU per document over all processes). CPU per document
+is printed for the runner (the CLI process; this process for dag.test; every process of the
+deployment under LocalExecutor), the hub and the simulator. ``--tasks`` prints the LocalExecutor
+run's task instances (queued, start, end from the trigger) and its CPU by process. The machine
+may be shared: read the figures with the load average printed. Figures: docs/airflow.md, "Benchmark".
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -251,7 +259,7 @@ def local_settings() -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
-def local_deployment(hub_url: str, extra: dict[str, str]) -> LocalAirflow:
+def local_deployment(hub_url: str, extra: dict[str, str], home: str) -> LocalAirflow:
     config = Path(HOME) / "exchanges.toml"
     config.write_text(LOCAL_CONFIG, encoding="utf-8")
     host, port = hub_url.removeprefix("http://").split(":")
@@ -259,38 +267,85 @@ def local_deployment(hub_url: str, extra: dict[str, str]) -> LocalAirflow:
     env = {"LIENTHONG_EXCHANGES": str(config), "AIRFLOW_CONN_LIENTHONG_HUB": json.dumps(
         {"conn_type": "http", "host": host, "port": int(port), "login": NA[0], "password": NA[1]}),
         **local_settings(), **extra}
-    return LocalAirflow(Path(HOME) / "airflow-local", ROOT / "dags", env)
+    return LocalAirflow(Path(HOME) / home, ROOT / "dags", env)
+
+
+def mean(a: Measured, b: Measured) -> Measured:
+    return Measured((a.wall + b.wall) / 2, (a.runner_cpu + b.runner_cpu) / 2, (a.hub_cpu + b.hub_cpu) / 2,
+                    (a.sim_cpu + b.sim_cpu) / 2)
+
+
+@dataclass
+class Round:
+    """One LocalExecutor round: a fresh deployment, its start-up run, the measured run, and the
+    direct runs before and after it (the ratio's baseline is their mean)."""
+
+    start_up: float
+    dag: Measured
+    timing: RunTiming
+    baseline: Measured
+
+    @property
+    def ratio(self) -> float:
+        return self.dag.wall / self.baseline.wall
+
+
+def local_rounds(hub: subprocess.Popen[bytes], url: str, n: int, before: Measured, repeat: int,
+                 extra: dict[str, str]) -> list[Round]:
+    """``repeat`` rounds, each bracketed by direct runs: direct, DAG, direct, DAG, direct, ...
+
+    Each round starts its own deployment and stops it before the next direct run, so the
+    deployment's idle processes never load a direct run, and a machine that got slower or faster
+    meanwhile (a shared VM does) does not pass for the DAG's cost.
+    """
+    rounds = []
+    for r in range(repeat):
+        with local_deployment(url, extra, f"airflow-local-{r}") as airflow:
+            airflow.unpause(DAG_ID)
+            start_up, _ = local_run(airflow, hub, [van_ban(900000 + r * SMALL + i) for i in range(SMALL)],
+                                    f"local-small-{r}")
+            dag, timing = local_run(airflow, hub, [van_ban(1_000_000 * (r + 2) + i) for i in range(n)], f"local-{r}")
+        after = direct(hub, url, [van_ban(1_000_000 * (r + 2) + 500_000 + i) for i in range(n)], f"direct-{r}")
+        rounds.append(Round(start_up.wall, dag, timing, mean(before, after)))
+        before = after
+    return rounds
+
+
+def per_document(name: str, m: Measured, n: int) -> str:
+    return (f"{name}: {m.wall:.1f} s, {n / m.wall:.1f} documents/s; CPU per document: "
+            f"{m.runner_cpu / n * 1000:.0f} ms runner + {m.hub_cpu / n * 1000:.0f} ms hub "
+            f"(+ {m.sim_cpu / n * 1000:.0f} ms legacy simulator)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--docs", type=int, default=1000)
-    parser.add_argument("--large", action="store_true", help="5,000 documents")
-    parser.add_argument("--tasks", action="store_true", help="print the LocalExecutor run's task instances")
+    parser.add_argument("--large", action="store_true", help="5,000 documents (one LocalExecutor round unless --repeat)")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="LocalExecutor rounds, each between two direct runs (default 3; 1 with --large)")
+    parser.add_argument("--tasks", action="store_true", help="print the median round's task instances and CPU")
     parser.add_argument("--no-dag-test", action="store_true", help="leave out the dag.test runs")
     parser.add_argument("--airflow-env", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for the LocalExecutor deployment over scripts/airflow-local.env's, "
                              "e.g. AIRFLOW__CORE__EXECUTOR=LocalExecutor")
     args = parser.parse_args()
+    # SIGTERM (a timeout, a kill) unwinds like an error: the hub, the simulators and the deployment stop
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     n = 5000 if args.large else args.docs
-    docs = [van_ban(100000 + i) for i in range(n)]
+    repeat = args.repeat or (1 if args.large else 3)
+    extra = dict(item.split("=", 1) for item in args.airflow_env)
     hub, url = start_hub()
     try:
         soap, soap_cpu = soap_overhead()
-        # first every path with SMALL documents: what each costs before its first document (the CLI's
-        # process start and imports; for dag.test, Airflow's in-process execution API, built once per
-        # process as a deployment builds it once at api-server start; under LocalExecutor the first
-        # run after the DAGs were serialized), measured and printed apart
+        # first with SMALL documents: what each path costs before its first document (the CLI's process
+        # start and imports; for dag.test, Airflow's in-process execution API, built once per process as
+        # a deployment builds it once at api-server start), printed apart; each LocalExecutor round
+        # has its own start-up run
         d0 = direct(hub, url, [van_ban(700000 + i) for i in range(SMALL)], work="direct-small")
         g0 = None if args.no_dag_test else dag_run(hub, url, [van_ban(800000 + i) for i in range(SMALL)], "dag-small")
-        d = direct(hub, url, docs)
         g = None if args.no_dag_test else dag_run(hub, url, [van_ban(500000 + i) for i in range(n)])
-        # the deployment runs only now: its idle processes must not load the other runs
-        extra = dict(item.split("=", 1) for item in args.airflow_env)
-        with local_deployment(url, extra) as airflow:
-            airflow.unpause(DAG_ID)
-            l0, _ = local_run(airflow, hub, [van_ban(900000 + i) for i in range(SMALL)], "local-small")
-            loc, timing = local_run(airflow, hub, [van_ban(300000 + i) for i in range(n)], "local")
+        d = direct(hub, url, [van_ban(100000 + i) for i in range(n)])
+        rounds = local_rounds(hub, url, n, d, repeat, extra)
     finally:
         hub.terminate()
         hub.wait(10)
@@ -299,27 +354,30 @@ def main() -> None:
           f"(shared machine: other jobs may be running)")
     print(f"legacy SOAP call overhead: {soap:.2f} ms/call wall, {soap_cpu:.2f} ms CPU (client + simulator) "
           f"(goal < 2 ms)")
-    for name, m in (("direct (lienthong exchange outbound)", d), (f"DAG (dag.test, {DAG_ID})", g),
-                    ("DAG (LocalExecutor, REST trigger to finished run)", loc)):
-        if m is None:
-            continue
-        print(f"{name}: {m.wall:.1f} s, {n / m.wall:.1f} documents/s; CPU per document: "
-              f"{m.runner_cpu / n * 1000:.0f} ms runner + {m.hub_cpu / n * 1000:.0f} ms hub "
-              f"(+ {m.sim_cpu / n * 1000:.0f} ms legacy simulator)")
+    print(per_document("direct (lienthong exchange outbound), first run", d, n))
     print(f"direct documents/s goal >= 50 on 2 cores = at most {2000 / 50:.0f} ms CPU per document, all processes")
-    for name, m in (("LocalExecutor", loc), ("dag.test", g)):
-        if m is None:
-            continue
-        print(f"ratio DAG ({name}) / direct: wall {m.wall / d.wall:.2f} (goal <= 1.2), "
-              f"CPU (runner + hub) {(m.runner_cpu + m.hub_cpu) / (d.runner_cpu + d.hub_cpu):.2f}")
-    print(f"runs of {SMALL} documents first (start-up): direct {d0.wall:.1f} s, LocalExecutor {l0.wall:.1f} s"
+    if g is not None:
+        print(per_document(f"DAG (dag.test, {DAG_ID})", g, n))
+        first = rounds[0].baseline
+        print(f"ratio DAG (dag.test) / direct: wall {g.wall / d.wall:.2f} (goal <= 1.2), "
+              f"CPU (runner + hub) {(g.runner_cpu + g.hub_cpu) / (d.runner_cpu + d.hub_cpu):.2f} "
+              f"(direct runs bracketing the first LocalExecutor round: {first.wall:.1f} s on average)")
+    for i, r in enumerate(rounds):
+        print(per_document(f"DAG (LocalExecutor round {i + 1}, REST trigger to finished run)", r.dag, n)
+              + f"; direct around it {r.baseline.wall:.1f} s; ratio wall {r.ratio:.2f}, CPU (runner + hub) "
+              f"{(r.dag.runner_cpu + r.dag.hub_cpu) / (r.baseline.runner_cpu + r.baseline.hub_cpu):.2f}")
+    middle = sorted(rounds, key=lambda r: r.ratio)[len(rounds) // 2]
+    print(f"ratio DAG (LocalExecutor) / direct, median of {len(rounds)} round(s): wall {middle.ratio:.2f} "
+          f"(goal <= 1.2); rounds: {', '.join(f'{r.ratio:.2f}' for r in rounds)}")
+    print(f"runs of {SMALL} documents first (start-up): direct {d0.wall:.1f} s, LocalExecutor "
+          + ", ".join(f"{r.start_up:.1f}" for r in rounds) + " s"
           + ("" if g0 is None else f", DAG dag.test {g0.wall:.1f} s (the first dag.test in this process builds "
                                    "Airflow's in-process execution API)"))
     settings = {**local_settings(), **extra}
     print("LocalExecutor deployment (api-server, scheduler, dag-processor; SQLite metadata, parallelism 4): "
           + ", ".join(f"{k.removeprefix('AIRFLOW__')}={v}" for k, v in settings.items()))
     if args.tasks:
-        print(f"LocalExecutor run, task instances (seconds from the trigger):\n{timing.table()}")
+        print(f"LocalExecutor, median round, task instances (seconds from the trigger):\n{middle.timing.table()}")
     shutil.rmtree(HOME, ignore_errors=True)  # kept when a run failed, for its logs
 
 
