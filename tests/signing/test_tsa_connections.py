@@ -134,3 +134,48 @@ def test_forked_child_opens_its_own_connection(own_tsa):
     assert os.waitstatus_to_exitcode(status) == 0
     stamper.post(req.dump())  # the parent's connection is still its own and still works
     assert own_tsa.connections == 2 and own_tsa.requests == 3
+
+
+def test_tokens_are_fetched_on_the_clients_own_thread_not_a_new_one_each(settings, own_tsa, monkeypatch):
+    """Each sign_pdf has a new event loop; ``asyncio.to_thread`` started and joined a thread per token."""
+    import threading
+
+    ran_on: list[tuple[int, str]] = []
+    post = PooledHTTPTimeStamper.post
+
+    def recording(self, body: bytes) -> bytes:
+        ran_on.append((threading.get_ident(), threading.current_thread().name))
+        return post(self, body)
+
+    monkeypatch.setattr(PooledHTTPTimeStamper, "post", recording)
+    with DocumentSigner(settings.profile("ubnd-thu-nghiem-bt"), tsa_url=own_tsa.url) as signer:
+        outs = [signer.sign_main(make_sample_pdf(2, number=i)) for i in range(5)]
+    assert len(ran_on) == 5 and len({ident for ident, _ in ran_on}) == 1, ran_on
+    assert all(name.startswith("lienthong-tsa") for _, name in ran_on), ran_on
+    _assert_bt(settings, outs[-1])
+
+
+def test_a_forked_child_gets_its_own_threads_for_the_async_path(own_tsa):
+    """The parent's executor has no threads in the child: reusing it would wait forever."""
+    import asyncio
+    import hashlib
+    import os
+    import signal
+
+    stamper = PooledHTTPTimeStamper(own_tsa.url, timeout=5, pool_size=1)
+    digest = hashlib.sha256(b"fork").digest()
+    asyncio.run(stamper.async_timestamp(digest, "sha256"))  # the parent's one thread now exists
+    pid = os.fork()
+    if pid == 0:
+        signal.alarm(20)  # a hang ends the child with SIGALRM instead of hanging the test
+        try:
+            asyncio.run(stamper.async_timestamp(digest, "sha256"))
+            code = 0
+        except Exception:
+            code = 1
+        os._exit(code)
+    _pid, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    asyncio.run(stamper.async_timestamp(digest, "sha256"))
+    stamper.close()
+    assert own_tsa.requests == 3
