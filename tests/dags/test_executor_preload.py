@@ -79,3 +79,16 @@ def test_airflow_loads_it_by_its_path_as_a_local_executor() -> None:
     from airflow.executors.local_executor import LocalExecutor
 
     assert issubclass(cls, LocalExecutor) and cls.is_local  # `airflow standalone` keeps a local executor
+
+
+def test_the_local_settings_file_holds_real_airflow_options() -> None:
+    """scripts/airflow-local.env (airflow-standalone.sh and the bench apply it): a typo there would be ignored."""
+    from airflow.configuration import conf
+
+    lines = [line.strip() for line in (ROOT / "scripts" / "airflow-local.env").read_text().splitlines()]
+    settings = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    assert settings["AIRFLOW__CORE__EXECUTOR"] == "gateway.airflow.executor.ExchangeLocalExecutor"
+    for name, value in settings.items():
+        _prefix, section, key = name.split("__")
+        assert conf.has_option(section.lower(), key.lower()), name
+    assert 0 < float(settings["AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME"]) < 1
