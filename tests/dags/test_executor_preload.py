@@ -88,7 +88,7 @@ def test_the_local_settings_file_holds_real_airflow_options() -> None:
     lines = [line.strip() for line in (ROOT / "scripts" / "airflow-local.env").read_text().splitlines()]
     settings = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
     assert settings["AIRFLOW__CORE__EXECUTOR"] == "gateway.airflow.executor.ExchangeLocalExecutor"
-    for name, value in settings.items():
+    for name in settings:
         _prefix, section, key = name.split("__")
         assert conf.has_option(section.lower(), key.lower()), name
     assert 0 < float(settings["AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME"]) < 1
