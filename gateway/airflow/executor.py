@@ -12,8 +12,9 @@ part of every worker's (copy-on-write, ``gc.freeze``\\ d by LocalExecutor) memor
 Only imports happen here: no connection, thread, file or database handle is opened, so nothing
 unsafe is inherited across ``fork``. A module that fails to import is logged and left out (its
 task imports it and reports the error as it would without preloading). Use it with
-``AIRFLOW__CORE__EXECUTOR=gateway.airflow.executor.ExchangeLocalExecutor`` (what
-``scripts/airflow-standalone.sh`` sets); everything else is LocalExecutor's.
+``AIRFLOW__CORE__EXECUTOR=gateway.airflow.executor.ExchangeLocalExecutor`` (in
+``scripts/airflow-local.env``, which ``scripts/airflow-standalone.sh`` applies); everything else is
+LocalExecutor's.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from airflow.executors.local_executor import LocalExecutor
 log = logging.getLogger("lienthong.executor")
 
 PRELOAD: tuple[str, ...] = (
-    "gateway.airflow.factory",  # the DAG file's own imports: adapters, specs, tasks, hook
-    "gateway.adapters",
+    "gateway.airflow.factory",  # the DAG file's modules: specs, tasks, hook, notify
+    "gateway.adapters",  # loaded by build_dags (adapter discovery), not by the import above
     "gateway.exchange.flows",
     "gateway.exchange.sources",
     "gateway.transport.soap",  # zeep + xmlschema: the fetch and acknowledge stages

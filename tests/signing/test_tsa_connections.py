@@ -6,6 +6,10 @@ Outputs are checked by our verifier (B-T, trusted timestamp) and one of each kin
 
 from __future__ import annotations
 
+import os
+import signal
+from collections.abc import Callable
+
 import pytest
 
 from gateway.cli import main
@@ -24,6 +28,22 @@ PROFILES = str(PKI / "profiles.toml")
 def own_tsa():
     with LocalTimestampAuthority(PKI) as server:
         yield server
+
+
+def _exit_code_in_child(work: Callable[[], object]) -> int:
+    """Run ``work`` in a forked child: 0 when it returned, 1 when it raised; a hang ends with SIGALRM
+    after 20 s. The child leaves with ``os._exit``, without running pytest's teardown."""
+    pid = os.fork()
+    if pid == 0:
+        signal.alarm(20)
+        try:
+            work()
+            code = 0
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _pid, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
 
 
 def _assert_bt(settings, out: bytes) -> None:
@@ -114,24 +134,12 @@ def test_client_rejects_wrong_content_type_and_unreachable_tsa(own_tsa):
 def test_forked_child_opens_its_own_connection(own_tsa):
     """A pool made before ``fork`` is not shared: the child's token goes over a new connection."""
     import hashlib
-    import os
-
-    from pyhanko.sign.timestamps import TimestampRequestError
 
     stamper = PooledHTTPTimeStamper(own_tsa.url, timeout=5)
     _nonce, req = stamper.request_cms(hashlib.sha256(b"fork").digest(), "sha256")
     stamper.post(req.dump())
     assert own_tsa.connections == 1
-    pid = os.fork()
-    if pid == 0:  # the child: one token, then leave without running pytest's teardown
-        try:
-            stamper.post(req.dump())
-            code = 0
-        except TimestampRequestError:
-            code = 1
-        os._exit(code)
-    _pid, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert _exit_code_in_child(lambda: stamper.post(req.dump())) == 0
     stamper.post(req.dump())  # the parent's connection is still its own and still works
     assert own_tsa.connections == 2 and own_tsa.requests == 3
 
@@ -159,23 +167,11 @@ def test_a_forked_child_gets_its_own_threads_for_the_async_path(own_tsa):
     """The parent's executor has no threads in the child: reusing it would wait forever."""
     import asyncio
     import hashlib
-    import os
-    import signal
 
     stamper = PooledHTTPTimeStamper(own_tsa.url, timeout=5, pool_size=1)
     digest = hashlib.sha256(b"fork").digest()
     asyncio.run(stamper.async_timestamp(digest, "sha256"))  # the parent's one thread now exists
-    pid = os.fork()
-    if pid == 0:
-        signal.alarm(20)  # a hang ends the child with SIGALRM instead of hanging the test
-        try:
-            asyncio.run(stamper.async_timestamp(digest, "sha256"))
-            code = 0
-        except Exception:
-            code = 1
-        os._exit(code)
-    _pid, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert _exit_code_in_child(lambda: asyncio.run(stamper.async_timestamp(digest, "sha256"))) == 0
     asyncio.run(stamper.async_timestamp(digest, "sha256"))
     stamper.close()
     assert own_tsa.requests == 3
